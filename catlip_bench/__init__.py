@@ -1,0 +1,1 @@
+"""catlip-bench: pre-train and benchmark vision backbones the CatLIP way."""

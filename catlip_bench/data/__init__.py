@@ -1,0 +1,1 @@
+"""Data: the offline caches (NLTK, demo sets), labelled webdataset shards, registered datasets."""
