@@ -1,10 +1,13 @@
-"""Built-in datasets (a built-in plugin)."""
+"""Built-in datasets (a built-in plugin): each data module contributes its specs."""
 
 from __future__ import annotations
 
+from catlip_bench.data import classification, dense, tuxpaint
 from catlip_bench.hookspecs import hookimpl
 
 
 @hookimpl
 def register_datasets(register) -> None:
-    """Built-in datasets."""
+    for module in (tuxpaint, classification, dense):
+        for spec in module.specs():
+            register(spec)
