@@ -13,9 +13,9 @@ from catlip_bench.specs import ExporterSpec
 PROVENANCE = ("checkpoint_sha256", "git_revision", "protocol_versions", "seeds", "timestamp")
 
 
-def column_name(task: str, dataset: str, metric: str, shots: float | None) -> str:
-    """`task/dataset/metric`, with `@k=N` when the metric was measured at N shots."""
-    base = f"{task}/{dataset}/{metric}"
+def column_name(task: str, variant: str | None, dataset: str, metric: str, shots: float | None) -> str:
+    """`task[variant]/dataset/metric`, with `@k=N` when the metric was measured at N shots."""
+    base = f"{task}[{variant}]/{dataset}/{metric}" if variant else f"{task}/{dataset}/{metric}"
     return base if pd.isna(shots) else f"{base}@k={int(shots)}"
 
 
@@ -25,7 +25,7 @@ def build(store: Store, suite: str | None = None) -> pd.DataFrame:
     if rows.empty:
         return pd.DataFrame(columns=["backbone", *PROVENANCE])
     rows["column"] = [
-        column_name(t, d, m, s) for t, d, m, s in zip(rows.task, rows.dataset, rows.metric, rows.shots, strict=True)
+        column_name(*key) for key in zip(rows.task, rows.variant, rows.dataset, rows.metric, rows.shots, strict=True)
     ]
     table = rows.pivot_table(index="backbone", columns="column", values="value", aggfunc="mean", sort=True)
     table.columns.name = None

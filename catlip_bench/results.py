@@ -22,13 +22,13 @@ from catlip_bench.specs import Metric
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS units (
     unit_id TEXT PRIMARY KEY,
-    suite TEXT, task TEXT, dataset TEXT, backbone TEXT, seed INTEGER,
+    suite TEXT, task TEXT, variant TEXT, dataset TEXT, backbone TEXT, seed INTEGER,
     wall_seconds REAL, finished_at TEXT
 );
 CREATE TABLE IF NOT EXISTS results (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     unit_id TEXT NOT NULL REFERENCES units(unit_id) ON DELETE CASCADE,
-    suite TEXT, task TEXT, dataset TEXT, backbone TEXT,
+    suite TEXT, task TEXT, variant TEXT, dataset TEXT, backbone TEXT,
     checkpoint_sha256 TEXT,
     metric TEXT NOT NULL, value REAL,
     shots INTEGER, n_train INTEGER, seed INTEGER,
@@ -38,7 +38,7 @@ CREATE TABLE IF NOT EXISTS results (
 CREATE INDEX IF NOT EXISTS results_unit ON results(unit_id);
 """
 COLUMNS = (
-    "suite", "task", "dataset", "backbone", "checkpoint_sha256", "metric", "value", "shots", "n_train", "seed",
+    "suite", "task", "variant", "dataset", "backbone", "checkpoint_sha256", "metric", "value", "shots", "n_train", "seed",
     "protocol_version", "package_versions", "git_revision", "config_hash", "wall_seconds", "timestamp", "extra",
 )
 TRACKED_PACKAGES = ("catlip-bench", "torch", "timm", "mmengine", "mmcv", "mmdet", "mmsegmentation", "open_clip_torch")
@@ -46,20 +46,26 @@ TRACKED_PACKAGES = ("catlip-bench", "torch", "timm", "mmengine", "mmcv", "mmdet"
 
 @dataclass(frozen=True)
 class Unit:
-    """One evaluation: a backbone on a task and dataset with one seed and one parameter set."""
+    """One evaluation: a backbone on a task and dataset with one seed and one parameter set.
+
+    `variant` tells apart units of one task and dataset run with different parameters (e.g. the head
+    initialisation); it is part of the leaderboard column.
+    """
 
     suite: str
     task: str
     dataset: str
     backbone: str
     seed: int = 0
+    variant: str = ""
     params: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
     protocol_version: str = "1"
     config_hash: str = ""
 
     @property
     def unit_id(self) -> str:
-        return f"{self.suite}/{self.task}/{self.dataset}/{self.backbone}/seed={self.seed}/{self.config_hash}"
+        task = f"{self.task}[{self.variant}]" if self.variant else self.task
+        return f"{self.suite}/{task}/{self.dataset}/{self.backbone}/seed={self.seed}/{self.config_hash}"
 
 
 def package_versions() -> dict[str, str]:
@@ -128,7 +134,7 @@ class Store:
         revision = revision if revision is not None else git_revision()
         rows = [
             (
-                unit.suite, unit.task, unit.dataset, unit.backbone, checkpoint_sha256, m.name, float(m.value),
+                unit.suite, unit.task, unit.variant, unit.dataset, unit.backbone, checkpoint_sha256, m.name, float(m.value),
                 m.shots, m.n_train, unit.seed, unit.protocol_version, versions_json, revision, unit.config_hash,
                 wall_seconds, now, json.dumps(dict(m.extra), sort_keys=True, default=str),
             )
@@ -139,8 +145,9 @@ class Store:
             try:
                 db.execute("DELETE FROM units WHERE unit_id = ?", (unit.unit_id,))
                 db.execute(
-                    "INSERT INTO units VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (unit.unit_id, unit.suite, unit.task, unit.dataset, unit.backbone, unit.seed, wall_seconds, now),
+                    "INSERT INTO units VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (unit.unit_id, unit.suite, unit.task, unit.variant, unit.dataset, unit.backbone, unit.seed,
+                     wall_seconds, now),
                 )
                 db.executemany(
                     f"INSERT INTO results (unit_id, {', '.join(COLUMNS)}) VALUES ({', '.join('?' * (len(COLUMNS) + 1))})",

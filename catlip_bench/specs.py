@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 class BackboneSpec:
     """A named vision encoder. `build()` returns a ready `Backbone` (weights loaded, card filled).
 
-    When `weights` is missing and `trainer`/`recipe` are set, the suite runner pre-trains it first.
+    When `weights` is missing and `trainer`/`recipe` are set, the suite runner pre-trains it first
+    (the recipe's YAML updated with `overrides`) into `weights`' folder.
     """
 
     name: str
@@ -27,6 +28,7 @@ class BackboneSpec:
     weights: Path | None = None
     trainer: str | None = None
     recipe: Path | None = None
+    overrides: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
