@@ -16,12 +16,14 @@ _JOINS = ((r"[\s_]+", "_"), (r"[\s_-]+", "_"), (r"[\s_-]+", "-"), (r"[\s_-]+", "
 
 
 class ClassMatch(NamedTuple):
-    """`key`/`synset_name` are None when no synset matched; `reason` says how it matched or why not."""
+    """`key`/`synset_name` are None when no synset matched; `reason` says how it matched or why not; `lemma` is
+    the WordNet lemma that matched (e.g. goose for "geese")."""
 
     name: str
     key: str | None
     synset_name: str | None
     reason: str
+    lemma: str | None = None
 
     @property
     def matched(self) -> bool:
@@ -62,7 +64,7 @@ def _match(wordnet, name: object) -> ClassMatch:  # noqa: ANN001 - nltk's reader
             synset = wordnet.synset_from_pos_and_offset("n", int(key[1:]))
         if synset is None:
             return ClassMatch(name, None, None, f"{text}: no WordNet 3.0 noun synset has offset {int(key[1:])}")
-        return ClassMatch(name, key, synset.name(), f"WordNet id {text}")
+        return ClassMatch(name, key, synset.name(), f"WordNet id {text}", synset.lemma_names()[0])
     tried: list[str] = []
     for alternative in (part for part in text.lower().split(",") if part.strip()):
         for candidate in _spellings(alternative):
@@ -72,7 +74,8 @@ def _match(wordnet, name: object) -> ClassMatch:  # noqa: ANN001 - nltk's reader
                     synset = wordnet.synset(f"{lemma}.n.01")
                 except Exception:  # noqa: BLE001 - WordNetError, or a lemma that does not parse as a name
                     continue
-                return ClassMatch(name, f"n{synset.offset()}", synset.name(), _reason(candidate, lemma, synset.name()))
+                return ClassMatch(name, f"n{synset.offset()}", synset.name(), _reason(candidate, lemma, synset.name()),
+                                  lemma)
     return ClassMatch(name, None, None, f"no WordNet noun lemma among {', '.join(dict.fromkeys(tried))}")
 
 
