@@ -56,3 +56,56 @@ class ClassificationData:
     test: LabelledImages
     multilabel: bool = False
     class_synsets: list[str | None] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CocoSplit:
+    """One split of a COCO-format detection set: the annotation json and the folder its `file_name`s are in."""
+
+    ann_file: Path
+    img_dir: Path
+
+
+@dataclass
+class DetectionData:
+    """A detection (and instance segmentation, when `has_masks`) dataset in COCO format.
+
+    Category ids in the json are 1..K in the order of `class_names`. `composite` marks copy-paste sets.
+    """
+
+    name: str
+    class_names: list[str]
+    train: CocoSplit
+    val: CocoSplit
+    has_masks: bool
+    composite: bool = False
+
+
+@dataclass(frozen=True)
+class SegmentationSplit:
+    """One split of a semantic segmentation set: image folder, label-map folder, and the file stems in it
+    (`split_file`, one stem a line, VOC's ImageSets style; None = every image in `img_dir`)."""
+
+    img_dir: Path
+    ann_dir: Path
+    split_file: Path | None = None
+
+
+@dataclass
+class SegmentationData:
+    """A semantic segmentation dataset in VOC or ADE20k layout.
+
+    Label maps hold class indices into `class_names` and `ignore_index` for unlabelled pixels. With
+    `reduce_zero_label` (ADE20k's convention) 0 is "other" and ignored, and index i + 1 is `class_names[i]`.
+    """
+
+    name: str
+    class_names: list[str]
+    train: SegmentationSplit
+    val: SegmentationSplit
+    layout: str
+    img_suffix: str = ".jpg"
+    seg_suffix: str = ".png"
+    ignore_index: int = 255
+    reduce_zero_label: bool = False
+    composite: bool = False
