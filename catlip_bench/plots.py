@@ -26,14 +26,12 @@ def _fewshot_rows(frame: pd.DataFrame) -> pd.DataFrame:
     return rows.dropna(subset=["x", "value"])
 
 
-def plot_shots(frame: pd.DataFrame, out_dir: Path | str) -> list[Path]:
-    """One PNG per dataset of top-1 vs training images per class: a line per backbone (and variant),
-    dashed for `init: transfer_init`, a band of ±1 std over seeds, chance dotted. Returns the files written."""
+def shots_figures(frame: pd.DataFrame) -> dict[str, Figure]:
+    """One figure per dataset of top-1 vs training images per class: a line per backbone (and variant),
+    dashed for `init: transfer_init`, a band of ±1 std over seeds, chance dotted."""
     rows = _fewshot_rows(frame)
-    out_dir = Path(out_dir)
-    written: list[Path] = []
-    backbones = sorted(set(rows.backbone))
-    colours = {name: f"C{i % 10}" for i, name in enumerate(backbones)}
+    colours = {name: f"C{i % 10}" for i, name in enumerate(sorted(set(rows.backbone)))}
+    figures = {}
     for dataset, group in rows.groupby("dataset", sort=True):
         figure = Figure(figsize=(6.4, 4.2))
         FigureCanvasAgg(figure)
@@ -50,14 +48,26 @@ def plot_shots(frame: pd.DataFrame, out_dir: Path | str) -> list[Path]:
         if len(chance):
             axes.axhline(float(chance.iloc[0]), color="grey", linestyle=":", linewidth=1, label="chance")
         axes.set_xscale("log")
+        ticks = sorted(set(group.x))
+        axes.set_xticks(ticks, [f"{x:g}" for x in ticks])
+        axes.minorticks_off()
         axes.set_xlabel("training images per class (k; 'all' at its mean)")
         axes.set_ylabel("top-1 accuracy")
         axes.set_title(f"{dataset}: accuracy vs shots")
         axes.grid(True, which="both", alpha=0.3)
         axes.legend(fontsize="small")
         figure.tight_layout()
+        figures[str(dataset)] = figure
+    return figures
+
+
+def plot_shots(frame: pd.DataFrame, out_dir: Path | str) -> list[Path]:
+    """Write `shots_<dataset>.png` for every dataset with fewshot rows (see `shots_figures`); returns the files."""
+    out_dir = Path(out_dir)
+    written = []
+    for dataset, figure in shots_figures(frame).items():
         out_dir.mkdir(parents=True, exist_ok=True)
-        path = out_dir / f"shots_{''.join(c if c.isalnum() or c in '-_.' else '_' for c in str(dataset))}.png"
+        path = out_dir / f"shots_{''.join(c if c.isalnum() or c in '-_.' else '_' for c in dataset)}.png"
         figure.savefig(path, dpi=120)
         written.append(path)
     return written

@@ -86,3 +86,18 @@ def test_weight_decay_ties_go_to_the_stronger_decay():
     scores = {1e-3: 0.5, 1e-2: 0.8, 1e-1: 0.8, 1.0: 0.4}
     best, seen = select_weight_decay(lambda wd: wd, lambda wd: scores[wd], list(scores))
     assert best == 1e-1 and seen == scores
+
+
+def test_multilabel_head_recovers_attributes_and_random_labels_stay_at_prevalence():
+    generator = torch.Generator().manual_seed(4)
+    x, x_test = torch.randn(600, DIM, generator=generator), torch.randn(600, DIM, generator=generator)
+    # five attributes, attribute j present when feature j > 0.5: linear, and present in ~31% of images
+    attributes = (x[:, :5] > 0.5).float()
+    head = fit_linear_head(x, attributes, 5, weight_decay=1e-3, multilabel=True)
+    value, evaluated = mean_average_precision(head(x_test), (x_test[:, :5] > 0.5).float())
+    assert evaluated == 5 and value > 0.99
+    noise = (torch.rand(600, 5, generator=generator) < 0.3).float()
+    test_noise = (torch.rand(600, 5, generator=generator) < 0.3).float()
+    head = fit_linear_head(x, noise, 5, weight_decay=1e-1, multilabel=True)
+    # a ranking unrelated to the labels has AP ≈ the prevalence (0.3), mean over 5 classes of 600 images
+    assert abs(mean_average_precision(head(x_test), test_noise)[0] - 0.3) < 0.05

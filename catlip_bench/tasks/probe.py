@@ -2,7 +2,7 @@
 
 Parameters (besides those of `catlip_bench.tasks.common`):
 - linear_probe / multilabel: `weight_decays` (the grid searched on a validation split, default
-  1e-4 … 1), `val_fraction` (of train, stratified for single-label; default 0.2).
+  1e-4 … 10), `val_fraction` (of train, stratified for single-label; default 0.2).
 - fewshot: `shots` (list of ints and "all"; default [1, 2, 5, 10, "all"]), `init` (`random` or
   `transfer_init`), `weight_decay` (fixed: a 1-shot sample leaves nothing to validate on; default 1e-2).
 """
