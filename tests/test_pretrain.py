@@ -164,13 +164,13 @@ def test_a_failed_save_leaves_the_previous_checkpoint(tmp_path: Path, shards: Pa
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("trainer", ["catlip", "clip"])
-def test_two_process_ddp_matches_one_process_on_the_same_global_batch(
-    tmp_path: Path, shards: Path, trainer: str
+@pytest.mark.parametrize(("trainer", "fsdp"), [("catlip", False), ("clip", True)], ids=["catlip-ddp", "clip-fsdp"])
+def test_two_processes_over_gloo_match_one_process_on_the_same_global_batch(
+    tmp_path: Path, shards: Path, trainer: str, fsdp: bool
 ) -> None:
     # 16 samples, global batch 16: each rank reads its half of the shards, one process reads all of them;
     # every crop is seeded by its sample key, so both runs take the same steps up to float rounding.
-    config = tiny(trainer, shards, optim={"batch_size": 16, "steps": 2, "warmup_steps": 0})
+    config = tiny(trainer, shards, optim={"batch_size": 16, "steps": 2, "warmup_steps": 0}, fsdp=fsdp)
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text(yaml.safe_dump(config))
     torchrun = Path(sys.executable).with_name("torchrun")
@@ -180,7 +180,7 @@ def test_two_process_ddp_matches_one_process_on_the_same_global_batch(
         capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"},
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    single = train(trainer, config, tmp_path / "single", resume=False)
+    single = train(trainer, {**config, "fsdp": False}, tmp_path / "single", resume=False)
     vocabulary = len(Manifest.load(shards).vocabulary())
     init = (CatLIPModel("test_vit", 32, vocabulary) if trainer == "catlip"
             else CLIPModel("test_vit", 32, TextConfig(**TINY_TEXT))).state_dict()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -41,7 +42,8 @@ def _pretrain(args: argparse.Namespace) -> int:
     config = load_recipe(path, args.overrides)
     out = Path(args.out) if args.out else default_out_dir(path)
     checkpoint = registries().trainers.get(config.get("trainer", "catlip")).train(config, out, args.resume)
-    print(f"wrote {checkpoint}", file=sys.stderr)
+    if os.environ.get("RANK", "0") == "0":
+        print(f"wrote {checkpoint}", file=sys.stderr)
     return 0
 
 

@@ -26,6 +26,7 @@ from torch.distributed.checkpoint.state_dict import (
     set_model_state_dict,
     set_optimizer_state_dict,
 )
+from torch.distributed.tensor import DTensor
 from torch.utils.data import DataLoader
 from torchvision import transforms
 from tqdm import tqdm
@@ -206,6 +207,8 @@ def forward_backward(
         loss = wrapped(*batch)
     loss.backward()
     norm = nn.utils.clip_grad_norm_(model.parameters(), grad_clip) if grad_clip else loss.new_zeros(())
+    if isinstance(norm, DTensor):  # FSDP: the norm of sharded gradients
+        norm = norm.full_tensor()
     return torch.stack([loss.detach().float(), norm.float()])
 
 

@@ -68,7 +68,7 @@ class CLIPModel(nn.Module):
                 context_length=text.context_length, vocab_size=text.vocab_size, width=text.width,
                 heads=text.heads, layers=text.layers, output_dim=text.embed_dim,
             )
-        self.logit_scale = nn.Parameter(torch.tensor(text.init_logit_scale))
+        self.logit_scale = nn.Parameter(torch.full((1,), text.init_logit_scale))  # 1-d: FSDP shards no scalars
         self.max_logit_scale = math.log(text.max_logit_scale)
         # Gathering with gradients makes every rank's loss the full-batch loss: DDP then averages exact grads.
         self.loss = ClipLoss(gather_with_grad=True, cache_labels=True, rank=rank, world_size=world_size)
