@@ -88,6 +88,18 @@ def test_fewshot_skips_a_k_above_the_smallest_class(fashion_ready, small_mobilen
         _run("fewshot", _ctx(small_mobilenet, "fashion-mnist", tmp_path, shots=[0], **SMALL))
 
 
+def test_multilabel_map_on_tuxpaint_captions(small_mobilenet, tmp_path: Path):
+    try:
+        registries().datasets.get("tuxpaint-multilabel").load()
+    except CatlipBenchError as error:
+        pytest.skip(str(error))
+    (row,) = _run("multilabel", _ctx(small_mobilenet, "tuxpaint-multilabel", tmp_path))
+    assert row.name == "mAP" and row.extra["classes_evaluated"] > 10
+    # a random ranking scores a class's prevalence (here ~2%: one or two stamps of 87 per caption synset);
+    # ImageNet features rank the held-out stamps' caption synsets (lion, apple, hat, flower, ...) far better
+    assert row.extra["chance"] < 0.05 and row.value > 5 * row.extra["chance"]
+
+
 # class folder -> skimage photo; "astronaut" is a WordNet noun but not one of ImageNet's 1000 classes
 ZEROSHOT_PHOTOS = {
     "espresso": skdata.coffee, "tabby": skdata.chelsea, "tripod": skdata.camera,
