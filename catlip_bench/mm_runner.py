@@ -118,26 +118,36 @@ def apply_layer_decay(cfg: Config, backbone: Backbone) -> None:
 
 
 class RunRecord(Hook):
-    """What a run leaves behind: the last validation's metrics and the seconds of each training iteration
-    this process ran (IterTimerHook's measurement, read after it)."""
+    """What a run leaves behind: the last validation's metrics, how many images the (filtered) train and val
+    datasets held, and the seconds of each training iteration this process ran (IterTimerHook's measurement,
+    read after it)."""
 
     priority = "LOWEST"
 
     def __init__(self) -> None:
         self.metrics: dict[str, float] | None = None
+        self.train_images = self.val_images = 0
         self.iter_seconds: list[float] = []
+
+    def before_train(self, runner: Runner) -> None:
+        self.train_images = len(runner.train_dataloader.dataset)
 
     def after_train_iter(self, runner: Runner, batch_idx: int, data_batch: Any = None, outputs: Any = None) -> None:
         self.iter_seconds.append(float(runner.message_hub.get_scalar("train/time").current()))
 
     def after_val_epoch(self, runner: Runner, metrics: dict[str, float] | None = None) -> None:
         self.metrics = dict(metrics or {})
+        self.val_images = len(runner.val_dataloader.dataset)
 
     @property
     def seconds_per_iter(self) -> float | None:
         """Median seconds per training iteration, leaving out the first (warm-up) when there are more."""
         timed = self.iter_seconds[1:] or self.iter_seconds
         return float(np.median(timed)) if timed else None
+
+    def summary(self) -> dict[str, Any]:
+        """The run's facts for a metric row's `extra`."""
+        return {"val_images": self.val_images, "seconds_per_iter": self.seconds_per_iter}
 
 
 def train_and_evaluate(cfg: Config, registry: Registry, backbone: Backbone, work_dir: Path, seed: int) -> RunRecord:

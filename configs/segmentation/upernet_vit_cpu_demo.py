@@ -6,6 +6,6 @@ model = dict(
         _base_.upernet_head,
         in_channels=[_base_.channels] * 4,
         channels=_base_.channels,
-        norm_cfg=_base_.norm_cfg,
+        norm_cfg=dict(type="GN", num_groups=32, requires_grad=True),
     )
 )

@@ -2,7 +2,9 @@
 COCO box (and mask) AP from mmdet's CocoMetric on the validation split.
 
 Unit params: `config` (a template in configs/detection/, default the CPU demo), `options` (dotted config
-overrides), `max_iters`. A dataset without masks trains the same detector without its mask branch.
+overrides, e.g. {"val_dataloader.dataset.indices": 50} to score the first 50 val images only), `max_iters`.
+A dataset without masks trains the same detector without its mask branch. `n_train` counts the training
+images mmdet kept (images without boxes are filtered out).
 """
 
 from __future__ import annotations
@@ -54,14 +56,13 @@ def run(ctx: TaskContext) -> list[Metric]:
     extra = {
         "config": str(ctx.params.get("config", DEFAULT_CONFIG)),
         "max_iters": int(cfg.train_cfg.max_iters),
-        "seconds_per_iter": record.seconds_per_iter,
-        "val_images": checks["val"].images,
+        **record.summary(),
         "skipped_annotations": {split: check.skipped for split, check in checks.items() if check.skipped},
         "composite": data.composite,
     }
     # COCO reports -1 for an area range without objects: those are not measurements.
     return [
-        Metric(key.removeprefix(METRIC_PREFIX), 100.0 * float(value), n_train=checks["train"].images, extra=extra)
+        Metric(key.removeprefix(METRIC_PREFIX), 100.0 * float(value), n_train=record.train_images, extra=extra)
         for key, value in (record.metrics or {}).items()
         if key.startswith(METRIC_PREFIX) and float(value) >= 0
     ]

@@ -2,7 +2,8 @@
 Runner, then report mIoU, mAcc and aAcc from mmseg's IoUMetric on the validation split.
 
 Unit params: `config` (a template in configs/segmentation/, default the DeepLabv3 CPU demo), `options`
-(dotted config overrides), `max_iters`.
+(dotted config overrides, e.g. {"val_dataloader.dataset.indices": 50} to score the first 50 val images only),
+`max_iters`.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def run(ctx: TaskContext) -> list[Metric]:
     data = ctx.dataset.load()
     if not isinstance(data, SegmentationData):
         raise CatlipBenchError(f"dataset {ctx.dataset.name!r} ({ctx.dataset.kind}) is not a segmentation dataset")
-    counts = check_segmentation(data)
+    check_segmentation(data)
     cfg = task_config("segmentation", ctx.params, DEFAULT_CONFIG)
     configure(cfg, data, ctx.backbone)
     record = train_and_evaluate(cfg, MODELS, ctx.backbone, ctx.work_dir / "mmseg", ctx.seed)
@@ -52,8 +53,8 @@ def run(ctx: TaskContext) -> list[Metric]:
     extra = {
         "config": str(ctx.params.get("config", DEFAULT_CONFIG)),
         "max_iters": int(cfg.train_cfg.max_iters),
-        "seconds_per_iter": record.seconds_per_iter,
-        "val_images": counts["val"],
+        **record.summary(),
         "composite": data.composite,
     }
-    return [Metric(name, float(values[name]), n_train=counts["train"], extra=extra) for name in METRICS if name in values]
+    return [Metric(name, float(values[name]), n_train=record.train_images, extra=extra)
+            for name in METRICS if name in values]
