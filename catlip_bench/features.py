@@ -106,7 +106,8 @@ def extract(
     description: str = "features",
     progress: Progress | None = None,
 ) -> torch.Tensor:
-    """Pooled features [N, C] (float32, on CPU) of `images`, batched under `torch.inference_mode`.
+    """Pooled features [N, C] (float32, on CPU) of `images`, batched under `torch.inference_mode` on `device`
+    (the backbone is moved there), images decoded by `num_workers` DataLoader workers.
 
     `progress(description, total)` returns a bar with `update(n)` and `close()` (default: tqdm).
     """
@@ -160,6 +161,7 @@ def cached_features(
     split: str,
     device: str = "cpu",
     batch_size: int = 64,
+    num_workers: int = 0,
     progress: Progress | None = None,
 ) -> torch.Tensor:
     """Pooled features of `images`, read from the cache when they were extracted before, else extracted
@@ -174,8 +176,8 @@ def cached_features(
         if isinstance(stored, dict) and stored.get("key") == key:
             return stored["features"]
     features = extract(
-        backbone, images, device=device, batch_size=batch_size, description=f"features {dataset}/{split}",
-        progress=progress,
+        backbone, images, device=device, batch_size=batch_size, num_workers=num_workers,
+        description=f"features {dataset}/{split}", progress=progress,
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(f".{os.getpid()}.tmp")

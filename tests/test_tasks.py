@@ -127,6 +127,8 @@ def test_wrong_options_and_kinds_are_one_line_errors(tmp_path: Path):
     backbone = TimmViT("vit_tiny_patch16_224", 32)
     with pytest.raises(CatlipBenchError, match=r"dataset 'image-folder' does not take options \['colour', 'path'\]: .*'colour'"):
         _run("linear_probe", _ctx(backbone, "image-folder", tmp_path, data={"path": ".", "colour": 1}))
+    with pytest.raises(CatlipBenchError, match="fewshot: unknown parameter 'shot': did you mean 'shots'"):
+        _run("fewshot", _ctx(backbone, "image-folder", tmp_path, shot=[1]))
     with pytest.raises(CatlipBenchError, match="params.init must be one of random, transfer_init"):
         _run("fewshot", _ctx(backbone, "image-folder", tmp_path, init="imagenet"))
     for task, params in (("zeroshot_vocab", {}), ("fewshot", {"init": "transfer_init"})):

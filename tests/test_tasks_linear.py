@@ -86,6 +86,8 @@ def test_weight_decay_ties_go_to_the_stronger_decay():
     scores = {1e-3: 0.5, 1e-2: 0.8, 1e-1: 0.8, 1.0: 0.4}
     best, seen = select_weight_decay(lambda wd: wd, lambda wd: scores[wd], list(scores))
     assert best == 1e-1 and seen == scores
+    scores = {1e-3: 0.5, 1.0: float("nan")}
+    assert select_weight_decay(lambda wd: wd, lambda wd: scores[wd], list(scores))[0] == 1e-3
 
 
 def test_multilabel_head_recovers_attributes_and_random_labels_stay_at_prevalence():

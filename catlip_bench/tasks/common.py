@@ -1,12 +1,15 @@
 """What the classification tasks share: loading the unit's data, cached features, class → synset keys.
 
 Task parameters (the suite's `params`) read here: `max_train`, `max_test` (class-balanced subsample, passed to
-the dataset's `load`), `data` (any other `load` options, e.g. `{path: ...}` for image-folder), `batch_size`.
+the dataset's `load`), `data` (any other `load` options, e.g. `{path: ...}` for image-folder), and for feature
+extraction `batch_size` (default 64) and `num_workers` (image-decoding DataLoader workers, default 0).
 """
 
 from __future__ import annotations
 
+import difflib
 import inspect
+from collections.abc import Iterable
 from typing import Any
 
 import torch
@@ -18,6 +21,17 @@ from catlip_bench.labels import match_class_names
 from catlip_bench.specs import TaskContext
 
 LOAD_OPTIONS = ("max_train", "max_test")
+COMMON_PARAMS = (*LOAD_OPTIONS, "data", "batch_size", "num_workers")
+
+
+def check_params(ctx: TaskContext, task: str, own: Iterable[str] = ()) -> None:
+    """A parameter the task does not read is an error naming it (a typo would otherwise pass silently)."""
+    allowed = (*COMMON_PARAMS, *own)
+    for key in ctx.params:
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), allowed, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"{task} reads {', '.join(allowed)}"
+            raise CatlipBenchError(f"{task}: unknown parameter {key!r}: {hint}")
 
 
 def load_data(ctx: TaskContext, *, multilabel: bool = False) -> ClassificationData:
@@ -46,7 +60,8 @@ def features(ctx: TaskContext, data: ClassificationData, split: str) -> torch.Te
     images: LabelledImages = getattr(data, split)
     return cached_features(
         ctx.backbone, images, dataset=data.name, split=split, device=ctx.device,
-        batch_size=int(ctx.params.get("batch_size", 64)), progress=ctx.progress,
+        batch_size=int(ctx.params.get("batch_size", 64)), num_workers=int(ctx.params.get("num_workers", 0)),
+        progress=ctx.progress,
     )
 
 

@@ -126,7 +126,8 @@ def select_weight_decay(
     score: Callable[[LinearHead], float],
     grid: Sequence[float],
 ) -> tuple[float, dict[float, float]]:
-    """The grid value whose head scores best on validation (ties go to the stronger decay), and all scores."""
+    """The grid value whose head scores best on validation (ties go to the stronger decay; a NaN score, e.g.
+    mAP on a validation split without positives, never wins), and all scores."""
     scores = {float(wd): score(fit(float(wd))) for wd in grid}
-    best = max(sorted(scores, reverse=True), key=lambda wd: scores[wd])
+    best = max(sorted(scores, reverse=True), key=lambda wd: -np.inf if np.isnan(scores[wd]) else scores[wd])
     return best, scores

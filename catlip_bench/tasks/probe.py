@@ -19,7 +19,7 @@ import torch
 from catlip_bench.data.classification import sample_per_class, stratified_split
 from catlip_bench.errors import CatlipBenchError
 from catlip_bench.specs import Metric, TaskContext
-from catlip_bench.tasks.common import chance_top1, class_keys, features, labels, load_data
+from catlip_bench.tasks.common import chance_top1, check_params, class_keys, features, labels, load_data
 from catlip_bench.tasks.linear import (
     DEFAULT_WEIGHT_DECAYS,
     LinearHead,
@@ -33,6 +33,8 @@ from catlip_bench.tasks.vocab import coverage_metric, matched_rows, synset_head,
 DEFAULT_SHOTS = (1, 2, 5, 10, "all")
 FEWSHOT_WEIGHT_DECAY = 1e-2
 INITS = ("random", "transfer_init")
+SEARCH_PARAMS = ("weight_decays", "val_fraction")
+FEWSHOT_PARAMS = ("shots", "init", "weight_decay")
 
 
 def _grid(params: dict[str, Any]) -> list[float]:
@@ -78,6 +80,7 @@ def _searched_head(
 
 def linear_probe(ctx: TaskContext) -> list[Metric]:
     """Top-1 of a linear head on frozen pooled features, weight decay chosen on a validation split."""
+    check_params(ctx, "linear_probe", SEARCH_PARAMS)
     data = load_data(ctx)
     train_x, train_y = features(ctx, data, "train"), labels(data, "train")
     head, extra = _searched_head(train_x, train_y, len(data.class_names), ctx.params, ctx.seed, multilabel=False)
@@ -101,6 +104,7 @@ def fewshot(ctx: TaskContext) -> list[Metric]:
     L2 anchor (see `fit_linear_head`), and adds a `coverage` row. A k larger than the smallest class is
     skipped with a warning.
     """
+    check_params(ctx, "fewshot", FEWSHOT_PARAMS)
     init_mode = ctx.params.get("init", "random")
     if init_mode not in INITS:
         raise CatlipBenchError(f"params.init must be one of {', '.join(INITS)}, got {init_mode!r}")
@@ -137,6 +141,7 @@ def fewshot(ctx: TaskContext) -> list[Metric]:
 
 def multilabel(ctx: TaskContext) -> list[Metric]:
     """mAP over classes of a linear head trained with BCE on frozen features (weight decay searched)."""
+    check_params(ctx, "multilabel", SEARCH_PARAMS)
     data = load_data(ctx, multilabel=True)
     train_x, train_y = features(ctx, data, "train"), labels(data, "train")
     head, extra = _searched_head(train_x, train_y, len(data.class_names), ctx.params, ctx.seed, multilabel=True)

@@ -9,7 +9,7 @@ import torch
 from catlip_bench.backbone import Backbone, SynsetHead
 from catlip_bench.errors import CatlipBenchError
 from catlip_bench.specs import Metric, TaskContext
-from catlip_bench.tasks.common import chance_top1, class_keys, features, labels, load_data
+from catlip_bench.tasks.common import chance_top1, check_params, class_keys, features, labels, load_data
 from catlip_bench.tasks.linear import LinearHead, random_head
 
 
@@ -56,6 +56,7 @@ def zeroshot_vocab(ctx: TaskContext) -> list[Metric]:
     `top1` counts every test image (a class without a synset is never predicted); `top1_matched` only the
     images of matched classes; `coverage` is matched / total classes.
     """
+    check_params(ctx, "zeroshot_vocab")
     head = synset_head(ctx.backbone, ctx.backbone_name, "zeroshot_vocab")
     data = load_data(ctx)
     rows = matched_rows(head, class_keys(data))
