@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import builtins
 import copy
+import os
 import pickle
 import uuid
 from collections.abc import Iterator, Mapping
@@ -31,7 +32,7 @@ from catlip_bench.paths import configs_dir
 
 RUNNER_KEYS = (
     "train_dataloader", "val_dataloader", "train_cfg", "val_cfg", "optim_wrapper", "param_scheduler",
-    "val_evaluator", "default_hooks", "launcher", "env_cfg", "log_processor", "log_level",
+    "auto_scale_lr", "val_evaluator", "default_hooks", "env_cfg", "log_processor", "log_level",
     "visualizer", "default_scope",
 )
 # Where the SimpleFeaturePyramid's backbone sits in an mmdet detector / mmseg segmentor.
@@ -56,7 +57,7 @@ def load_template(area: str, name: str, options: Mapping[str, Any] | None = None
 def task_config(area: str, params: Mapping[str, Any], default: str) -> Config:
     """The config a dense task unit asks for. Unit params: `config` (template name, default `default`),
     `options` (dotted overrides) and `max_iters` (the schedule's length: LR phases that ended at the template's
-    last iteration end at the new one, shorter ones are cut to it)."""
+    last iteration end at the new one, shorter ones are cut to it, step milestones scale with it)."""
     cfg = load_template(area, str(params.get("config", default)), params.get("options"))
     if "max_iters" in params:
         old, new = int(cfg.train_cfg.max_iters), int(params["max_iters"])
@@ -69,6 +70,8 @@ def task_config(area: str, params: Mapping[str, Any], default: str) -> Config:
         for phase in [phases] if isinstance(phases, Mapping) else phases:
             end = phase.get("end", old)
             phase.end = new if end == old else min(end, new)
+            if "milestones" in phase:
+                phase.milestones = [round(step * new / old) for step in phase.milestones]
     return cfg
 
 
@@ -153,7 +156,8 @@ class RunRecord(Hook):
 def train_and_evaluate(cfg: Config, registry: Registry, backbone: Backbone, work_dir: Path, seed: int) -> RunRecord:
     """Build `cfg.model` around the built `backbone` (its `backbone.backbone` entry names it for the record),
     train for `cfg.train_cfg` (resuming from `work_dir`'s last checkpoint if there is one; the loop validates
-    at its last iteration), and validate once more only if training was already complete."""
+    at its last iteration), and validate once more only if training was already complete. Under torchrun
+    (WORLD_SIZE > 1) mmengine's pytorch launcher runs it data-parallel."""
     init_default_scope(cfg.default_scope)
     apply_layer_decay(cfg, backbone)
     model_cfg = copy.deepcopy(cfg.model)
@@ -163,8 +167,9 @@ def train_and_evaluate(cfg: Config, registry: Registry, backbone: Backbone, work
         raise CatlipBenchError(f"{type(model).__name__} did not take the built backbone as `backbone.backbone`")
     work_dir.mkdir(parents=True, exist_ok=True)
     record = RunRecord()
+    launcher = cfg.get("launcher") or ("pytorch" if int(os.environ.get("WORLD_SIZE", "1")) > 1 else "none")
     runner = Runner(
-        model=model, work_dir=str(work_dir), resume=True, randomness={"seed": seed},
+        model=model, work_dir=str(work_dir), resume=True, randomness={"seed": seed}, launcher=launcher,
         experiment_name=f"{work_dir.name}-{uuid.uuid4().hex[:8]}", cfg=cfg,
         custom_hooks=[*(cfg.get("custom_hooks") or []), record],
         **{key: cfg.get(key) for key in RUNNER_KEYS if key in cfg},

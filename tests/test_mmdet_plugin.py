@@ -21,7 +21,7 @@ from pycocotools.coco import COCO  # noqa: E402
 from catlip_bench.backbone import Backbone  # noqa: E402
 from catlip_bench.data.dense import check_coco  # noqa: E402
 from catlip_bench.errors import CatlipBenchError  # noqa: E402
-from catlip_bench.mm_runner import task_config  # noqa: E402
+from catlip_bench.mm_runner import load_template, task_config  # noqa: E402
 from catlip_bench.plugins import registries  # noqa: E402
 from catlip_bench.specs import TaskContext  # noqa: E402
 
@@ -139,3 +139,18 @@ def test_detection_task_trains_and_evaluates_on_real_photos(tmp_path: Path) -> N
     assert not torch.equal(before, backbone.model.blocks[0].attn.qkv.weight)
     assert (tmp_path / "mmdet" / "iter_1.pth").is_file()
     assert not (tmp_path / "mmdet" / "val.checked.json").exists()  # nothing skipped: the json is used as is
+
+
+@pytest.mark.parametrize("template", ["mask_rcnn_vit_cpu_demo", "mask_rcnn_vit_paper_gpu"])
+def test_every_detection_template_builds_around_a_backbone(template: str) -> None:
+    cfg = task_config("detection", {"config": template, "max_iters": 100}, "mask_rcnn_vit_cpu_demo")
+    init_default_scope("mmdet")
+    backbone = registries().backbones.get("vit-tiny-untrained").build()
+    cfg.model.backbone.backbone = backbone
+    detector = MODELS.build(cfg.model)
+    assert detector.backbone.backbone is backbone and detector.with_mask
+    levels = detector.backbone(torch.zeros(1, 3, 128, 96))
+    assert [tuple(level.shape[-2:]) for level in levels] == [(32, 24), (16, 12), (8, 6), (4, 3)]  # strides 4..32
+    if template == "mask_rcnn_vit_paper_gpu":  # 25 COCO epochs; the LR steps at 88.9% and 96.3% scale along
+        assert load_template("detection", template).train_cfg.max_iters == 25 * 1833 and cfg.layer_decay == 0.7
+        assert cfg.param_scheduler[1].milestones == [89, 96]

@@ -22,7 +22,7 @@ from mmengine.registry import init_default_scope  # noqa: E402
 from mmseg.evaluation import IoUMetric  # noqa: E402
 from mmseg.registry import MODELS  # noqa: E402
 
-from catlip_bench.mm_runner import apply_layer_decay, mmengine_checkpoints, task_config  # noqa: E402
+from catlip_bench.mm_runner import apply_layer_decay, load_template, mmengine_checkpoints, task_config  # noqa: E402
 from catlip_bench.plugins import registries  # noqa: E402
 from catlip_bench.specs import TaskContext  # noqa: E402
 
@@ -152,3 +152,20 @@ def test_configure_points_the_template_at_an_ade20k_layout() -> None:
     # max_iters=5 shortens the schedule: the cosine phase ends at 5, the 20-iteration warm-up is cut to 5.
     assert cfg.train_cfg.max_iters == cfg.train_cfg.val_interval == 5
     assert [phase.end for phase in cfg.param_scheduler] == [5, 5]
+
+
+@pytest.mark.parametrize("template", ["deeplabv3_vit_cpu_demo", "upernet_vit_cpu_demo", "deeplabv3_vit_ade20k_gpu",
+                                      "upernet_vit_ade20k_gpu"])
+def test_every_segmentation_template_builds_around_a_backbone(template: str) -> None:
+    cfg = load_template("segmentation", template)
+    init_default_scope("mmseg")
+    backbone = registries().backbones.get("vit-tiny-untrained").build()
+    cfg.model.backbone.backbone = backbone
+    segmentor = MODELS.build(cfg.model)
+    head = segmentor.decode_head
+    if template.startswith("deeplabv3"):  # the paper's head: ASPP 12/24/36 on the stride-8 level
+        assert type(head).__name__ == "ASPPHead" and head.in_index == 1
+        assert [m.conv.dilation[0] for m in head.aspp_modules] == [1, 12, 24, 36]
+    else:
+        assert type(head).__name__ == "UPerHead" and head.in_index == [0, 1, 2, 3]
+    assert not segmentor.with_auxiliary_head
