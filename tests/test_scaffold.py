@@ -17,6 +17,8 @@ from catlip_bench.errors import CatlipBenchError
 from catlip_bench.plugins import ENTRY_POINT_GROUP
 from catlip_bench.scaffold import new_plugin
 
+DOCS = (Path(__file__).resolve().parent.parent / "docs" / "plugins.md").read_text()
+
 
 @pytest.mark.slow
 def test_generated_plugin_installs_passes_its_own_test_and_is_listed(tmp_path: Path) -> None:
@@ -36,6 +38,18 @@ def test_generated_plugin_installs_passes_its_own_test_and_is_listed(tmp_path: P
     assert "2 passed" in tested.stdout
     listed = run_cli("list", "backbones", env={"PYTHONPATH": str(site)})
     assert re.search(r"^demo-resnet +ResNet-18 trunk, random init \(seed 0\).*\[demo-resnet\]$", listed.stdout, re.M)
+    suite = tmp_path / "suite.yaml"  # the tutorial's suite file, for this plugin
+    suite.write_text(re.search(r"^```yaml\n(suite: my-convnet-quick\n.*?)^```", DOCS, re.M | re.S)[1]
+                     .replace("my-convnet", "demo-resnet"))
+    planned = subprocess.run(
+        [sys.executable, "-c", "import sys; from catlip_bench.suites import load_suite; "
+         "print(sorted((u.backbone, u.task, u.dataset) for u in load_suite(sys.argv[1]).units))", str(suite)],
+        env={**os.environ, "PYTHONPATH": str(site)}, capture_output=True, text=True, timeout=600,
+    )
+    assert planned.returncode == 0, planned.stderr
+    assert planned.stdout.strip() == str(
+        [("demo-resnet", "linear_probe", "fashion-mnist"), ("vit-tiny-untrained", "linear_probe", "fashion-mnist")]
+    )
 
 
 @pytest.mark.parametrize("name", ["My Net", "1net", "net-", "net--b", "über", "a" * 41])
