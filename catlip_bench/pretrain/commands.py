@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+from catlip_bench.errors import CatlipBenchError
 from catlip_bench.pretrain.config import load_recipe, recipe_path
 
 
@@ -41,6 +42,8 @@ def _pretrain(args: argparse.Namespace) -> int:
     path = recipe_path(args.config)
     config = load_recipe(path, args.overrides)
     out = Path(args.out) if args.out else default_out_dir(path)
+    if args.resume and not (out / "checkpoint.pt").is_file():
+        raise CatlipBenchError(f"nothing to resume: {out / 'checkpoint.pt'} not found; drop --resume to start")
     checkpoint = registries().trainers.get(config.get("trainer", "catlip")).train(config, out, args.resume)
     if os.environ.get("RANK", "0") == "0":
         print(f"wrote {checkpoint}", file=sys.stderr)

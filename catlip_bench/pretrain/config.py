@@ -190,21 +190,25 @@ def _set_dotted(tree: dict[str, Any], dotted: str, value: Any, where: str) -> No
     node = tree
     parts = dotted.split(".")
     for part in parts[:-1]:
-        child = node.setdefault(part, {})
-        if not isinstance(child, dict):
-            raise CatlipBenchError(f"override {dotted!r} in {where}: {part!r} is not a section")
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        elif not isinstance(child, dict):
+            raise CatlipBenchError(f"recipe key {dotted!r} in {where}: {part!r} is not a section")
+        else:
+            child = node[part] = dict(child)
         node = child
     node[parts[-1]] = value
 
 
 def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
-    """`["optim.lr=1e-3", "data.workers=0"]` -> a nested dict; values are read as YAML scalars."""
+    """`["optim.lr=1e-3", "data.workers=0"]` -> `{"optim.lr": 0.001, ...}`; values are read as YAML."""
     tree: dict[str, Any] = {}
     for item in items:
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
             raise CatlipBenchError(f"override {item!r} is not KEY=VALUE (e.g. optim.lr=0.001)")
-        _set_dotted(tree, key.strip(), yaml.safe_load(text) if text.strip() else None, "the overrides")
+        tree[key.strip()] = yaml.safe_load(text) if text.strip() else None
     return tree
 
 
@@ -220,8 +224,14 @@ def merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def resolve(config: Mapping[str, Any], where: str = "the recipe", trainer: str | None = None) -> Recipe:
-    """Validate a recipe dict (unknown keys name the closest valid one) and fill the defaults."""
-    data = dict(config)
+    """Validate a recipe dict (unknown keys name the closest valid one) and fill the defaults.
+
+    Dotted top-level keys (`{"optim.steps": 10}`, as overrides often come) are read as nested ones.
+    """
+    data = merge({}, {k: v for k, v in config.items() if "." not in str(k)})
+    for key, value in config.items():
+        if "." in str(key):
+            _set_dotted(data, str(key), value, where)
     if trainer is not None:
         if data.setdefault("trainer", trainer) != trainer:
             raise CatlipBenchError(f"{where} names trainer {data['trainer']!r} but was given to trainer {trainer!r}")
@@ -253,7 +263,9 @@ def load_recipe(path: str | Path, overrides: Sequence[str] | Mapping[str, Any] =
     except yaml.YAMLError as error:
         raise CatlipBenchError(f"recipe {path} is not valid YAML: {str(error).splitlines()[0]}") from error
     resolve(data, str(path))
-    update = parse_overrides(overrides) if not isinstance(overrides, Mapping) else dict(overrides)
-    merged = merge(data, update)
+    tree: dict[str, Any] = {}
+    for key, value in (overrides.items() if isinstance(overrides, Mapping) else parse_overrides(overrides).items()):
+        _set_dotted(tree, key, value, "the overrides")
+    merged = merge(data, tree)
     resolve(merged, f"{path} with overrides")
     return merged

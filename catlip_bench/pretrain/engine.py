@@ -423,8 +423,7 @@ def train(trainer: str, config: dict[str, Any], out_dir: Path, resume: bool) -> 
     recipe = resolve(config, trainer=trainer)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    if resume and not (out_dir / CHECKPOINT).is_file():
-        raise CatlipBenchError(f"nothing to resume: {out_dir / CHECKPOINT} not found; drop --resume to start")
+    resume = resume and (out_dir / CHECKPOINT).is_file()  # nothing to resume yet: start
     torch.manual_seed(recipe.seed)
     random.seed(recipe.seed)
     with cluster(recipe.device) as node:
