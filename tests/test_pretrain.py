@@ -189,3 +189,17 @@ def test_two_processes_over_gloo_match_one_process_on_the_same_global_batch(
     differ = sum((a[k].float() - b[k].float()).norm() ** 2 for k in init) ** 0.5
     assert moved > 0.01 and differ < 0.01 * moved, (differ, moved)
     shutil.rmtree(tmp_path / "ddp")
+
+
+def test_cli_takes_options_between_overrides_and_finds_the_backbones_folder() -> None:
+    from catlip_bench.cli import build_parser
+    from catlip_bench.paths import cache_dir, configs_dir
+    from catlip_bench.pretrain.commands import default_out_dir
+
+    args = build_parser().parse_args(["pretrain", "catlip_vit_tiny_demo", "--resume", "optim.steps=5", "seed=1"])
+    assert args.config == "catlip_vit_tiny_demo" and args.resume and args.overrides == ["optim.steps=5", "seed=1"]
+    for name in ("catlip_vit_tiny_demo", "clip_vit_tiny_demo"):
+        recipe = configs_dir() / "pretrain" / f"{name}.yaml"
+        expected = cache_dir() / "checkpoints" / name.replace("_", "-")
+        assert default_out_dir(recipe) == expected
+        assert resolve(load_recipe(recipe)).trainer == name.split("_")[0]
