@@ -2,8 +2,8 @@
 
 A pytest plugin too (entry point `pytest11`): it adds the `--catlip-device` option and the
 `backbone_conformance` fixture, and `conformance_test(*names)` makes a plugin's whole test one line.
-Pytest loads this module in every run, so importing it stays cheap: torch and the plugin registries
-are imported only when a check runs.
+Pytest loads this module in every run, so it imports torch and the plugin registries only when a
+check runs. It needs pytest (catlip-bench's `dev` extra).
 """
 
 from __future__ import annotations
