@@ -9,6 +9,7 @@ import json
 import sys
 import time
 import traceback
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -91,8 +92,11 @@ def config_hash(payload: Any) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
-def load_suite(name_or_path: str) -> SuitePlan:
-    """Parse and validate a suite by registered name or YAML path; every error names the file and entry."""
+def load_suite(name_or_path: str, extra_backbones: Sequence[str] = ()) -> SuitePlan:
+    """Parse and validate a suite by registered name or YAML path; every error names the file and entry.
+
+    `extra_backbones` (names or checkpoint paths) join the suite's own list, e.g. a plugin's new backbone.
+    """
     found = registries()
     path = Path(name_or_path)
     if not (path.suffix in (".yaml", ".yml") and path.is_file()):
@@ -109,6 +113,9 @@ def load_suite(name_or_path: str) -> SuitePlan:
             raise CatlipBenchError(f"suite file {path}: '{key}' is missing or empty")
     name, version = str(raw.get("suite", path.stem)), str(raw.get("version", "1"))
     backbones = [_suite_backbone(b, found, f"suite file {path}, backbones[{i}]") for i, b in enumerate(raw["backbones"])]
+    for extra in extra_backbones:
+        if extra not in [b.name for b in backbones]:
+            backbones.append(_suite_backbone(extra, found, "--backbone"))
     units: list[Unit] = []
     paper: dict[str, dict[str, Any]] = {}
     for index, entry in enumerate(raw["units"]):
@@ -168,11 +175,22 @@ def ensure_weights(spec: BackboneSpec) -> None:
         config = yaml.safe_load(Path(spec.recipe).read_text()) or {}
     except OSError as error:
         raise CatlipBenchError(f"backbone {spec.name!r}: recipe {spec.recipe} cannot be read: {error}") from error
-    config.update(spec.overrides)
+    for dotted, value in spec.overrides.items():
+        _set_dotted(config, dotted, value, f"backbone {spec.name!r} overrides")
     print(f"pre-training {spec.name} with trainer {spec.trainer!r} from {spec.recipe}", file=sys.stderr)
     written = trainer.train(config, spec.weights.parent, True)
     if Path(written) != spec.weights:
         raise CatlipBenchError(f"trainer {spec.trainer!r} wrote {written}, expected {spec.weights}")
+
+
+def _set_dotted(tree: dict[str, Any], dotted: str, value: Any, where: str) -> None:
+    """Set `a.b.c` in a nested mapping; a path through a non-mapping is an error naming the key."""
+    *parents, leaf = dotted.split(".")
+    for part in parents:
+        tree = tree.setdefault(part, {})
+        if not isinstance(tree, dict):
+            raise CatlipBenchError(f"{where}: {dotted!r} goes through {part!r}, which is not a mapping")
+    tree[leaf] = value
 
 
 def _progress(desc: str, total: int | None) -> tqdm:
@@ -247,7 +265,7 @@ def write_reports(plan: SuitePlan, store: Store, output_dir: Path) -> list[Path]
 
 
 def _run(args: argparse.Namespace) -> int:
-    plan = load_suite(args.suite)
+    plan = load_suite(args.suite, args.backbone)
     output_dir = Path(args.output_dir or Path("outputs") / plan.name)
     output_dir.mkdir(parents=True, exist_ok=True)
     store, failures = run_suite(plan, output_dir, store_path=args.store, force=args.force, device=args.device)
@@ -270,6 +288,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     """Add `run`."""
     p = sub.add_parser("run", help="run a suite: pre-train missing backbones, evaluate, write the leaderboard")
     p.add_argument("--suite", required=True, help="a registered suite name or a suite YAML file")
+    p.add_argument("--backbone", action="append", default=[], metavar="NAME",
+                   help="also evaluate this registered backbone or checkpoint path (repeatable)")
     p.add_argument("--output-dir", default=None, help="where the store, leaderboard and plots go (outputs/SUITE)")
     p.add_argument("--store", type=Path, default=None, help="results store (default: OUTPUT_DIR/results.sqlite)")
     p.add_argument("--force", action="store_true", help="re-run units already in the store")
