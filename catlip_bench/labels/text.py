@@ -11,7 +11,8 @@ NLTK's ReDoS guard). Most captions need none of it, which `safe_chunks` decides:
   (`.` `\\s*$`), and `:`/`,` before a space (whose other rule, `[:,]$`, splits a word-final one the same way).
   A text made of word characters, spaces and ``,:;'()[]{}>@#$*/=^|~\\-`` (no `''`), optionally ending in one of
   `.?!`, therefore tokenizes as the concatenation of `NLTKWordTokenizer().tokenize(word)` over its
-  space-separated words, which the extractor caches per word. Everything else goes through `nltk.word_tokenize`.
+  space-separated words, which the extractor caches per word; new words are tokenized many at a time
+  (`tokenize_chunks`). Everything else goes through `nltk.word_tokenize`.
 
 `tests/test_labels_text.py` checks both paths give equal tokens on real captions and on random strings drawn
 from the characters that matter.
@@ -29,6 +30,10 @@ _SPACE_RUN = re.compile(" +")
 #: act on: for these, CoreNet's cleaning reduces to collapsing spaces, stripping and lowercasing.
 _CLEAN_AS_IS = re.compile(r"[ -$'-*,-;=-~]*")
 _SAFE_TEXT = re.compile(r"[\w ,:;'()\[\]{}>@#$*/=^|~\\-]*[.?!]?")
+_WORD = re.compile(r"\w+")
+_SENTENCE_ENDS = (".", "?", "!")
+#: Words tokenized per NLTK call by `tokenize_chunks` (a long text keeps each regex pass short of NLTK's timeout).
+JOIN_LIMIT = 500
 
 
 def caption_text(caption: object) -> str | None:
@@ -76,9 +81,64 @@ def _word_tokenizer():  # noqa: ANN202 - nltk has no types
     return NLTKWordTokenizer()
 
 
+@cache
+def _contractions() -> tuple[re.Pattern[str], ...]:
+    tokenizer = _word_tokenizer()
+    return (*tokenizer.CONTRACTIONS2, *tokenizer.CONTRACTIONS3)
+
+
+def _plain_tokens(chunk: str) -> list[str] | None:
+    """The tokens of a run of word characters, optionally ending in one of `.?!`, that none of the tokenizer's
+    contraction patterns (cannot, gonna, ...) matches: itself (and the punctuation), because every other rule
+    of the tokenizer needs a character that is not a word character. None for any other chunk."""
+    core, end = (chunk[:-1], chunk[-1:]) if chunk[-1:] in _SENTENCE_ENDS else (chunk, "")
+    if _WORD.fullmatch(core) and not any(p.search(f" {core} ") for p in _contractions()):
+        return [core, end] if end else [core]
+    return None
+
+
 def tokenize_chunk(chunk: str) -> list[str]:
-    """NLTK's improved Treebank tokens of one space-free word."""
-    return _word_tokenizer().tokenize(chunk)
+    """NLTK's improved Treebank tokens of one space-free word: `NLTKWordTokenizer().tokenize(chunk)`."""
+    plain = _plain_tokens(chunk)
+    return _word_tokenizer().tokenize(chunk) if plain is None else plain
+
+
+def tokenize_chunks(chunks: list[str]) -> list[list[str]]:
+    """`tokenize_chunk` of each word of safe texts (`safe_chunks`), running NLTK once per `JOIN_LIMIT` words.
+
+    Words that do not end a sentence, joined by spaces, form a safe text, whose tokens are each word's tokens in
+    turn; with the safe characters the tokenizer only inserts spaces, so each word's tokens spell it exactly and
+    are cut back out by length (checked: a mismatch falls back to one NLTK call per word).
+    """
+    tokenizer = _word_tokenizer()
+    found: dict[str, list[str]] = {}
+    joinable = []
+    for chunk in dict.fromkeys(chunks):
+        plain = _plain_tokens(chunk)
+        if plain is not None:
+            found[chunk] = plain
+        elif chunk[-1:] in _SENTENCE_ENDS:
+            found[chunk] = tokenizer.tokenize(chunk)
+        else:
+            joinable.append(chunk)
+    for start in range(0, len(joinable), JOIN_LIMIT):
+        group = joinable[start:start + JOIN_LIMIT]
+        found.update(_cut(group, tokenizer.tokenize(" ".join(group))) or {c: tokenizer.tokenize(c) for c in group})
+    return [found[chunk] for chunk in chunks]
+
+
+def _cut(chunks: list[str], tokens: list[str]) -> dict[str, list[str]] | None:
+    """Each chunk's share of `tokens`, or None when the tokens do not spell the chunks one after another."""
+    shares, position = {}, 0
+    for chunk in chunks:
+        start, spelled = position, ""
+        while len(spelled) < len(chunk) and position < len(tokens):
+            spelled += tokens[position]
+            position += 1
+        if spelled != chunk:
+            return None
+        shares[chunk] = tokens[start:position]
+    return shares if position == len(tokens) else None
 
 
 def word_tokenize(text: str) -> list[str]:
@@ -88,4 +148,4 @@ def word_tokenize(text: str) -> list[str]:
         import nltk
 
         return nltk.word_tokenize(text)
-    return [token for chunk in chunks if chunk for token in tokenize_chunk(chunk)]
+    return [token for tokens in tokenize_chunks([c for c in chunks if c]) for token in tokens]

@@ -151,8 +151,7 @@ def build_vocabulary(
     ids: dict[Synset, int] = {}
     flat, ends = array("i"), array("q")
     status_counts: Counter[str] = Counter()
-    for caption in captions:
-        found = labeller.extract(caption)
+    for found in labeller.extract_many(captions):
         status_counts[found.status] += 1
         flat.extend(ids.setdefault(synset, len(ids)) for synset in found.synsets)
         ends.append(len(flat))
