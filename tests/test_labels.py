@@ -137,6 +137,8 @@ def test_long_captions(corenet: Extractor) -> None:
     messy = ("a dog. " + "x" * 50 + ", \"cat\"; ") * 160  # 10,000+ characters through nltk's tokenizer
     assert len(messy) >= 10_000
     assert keys(corenet.synsets(messy)) == [DOG, CAT]
+    assert corenet.extract("dog " * 25_000).status == "ok"
+    assert corenet.extract("dog " * 25_001).status == "bad"  # over MAX_CAPTION_CHARS = 100,000
 
 
 def test_batch_matches_one_by_one(corenet: Extractor) -> None:

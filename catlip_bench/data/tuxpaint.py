@@ -46,6 +46,8 @@ PROBE_MIN_IMAGES = 15
 SPLITS = ("pretrain", "probe-train", "probe-test")
 INDEX = "index.csv"
 SUMMARY = "summary.json"
+#: Bumped whenever the files or the split rule change, so an older build is rebuilt.
+LAYOUT = "tuxpaint/2"
 COLUMNS = ("image", "caption", "category", "subfolder", "split", "source")
 HINT = "run `catlip-bench data prepare demo` (needs Debian package tuxpaint-stamps-default)"
 
@@ -57,7 +59,7 @@ def dataset_dir() -> Path:
 def prepare() -> Path:
     """Build the image folder and index once (idempotent); returns the dataset folder."""
     out = dataset_dir()
-    if (out / INDEX).is_file():
+    if (out / INDEX).is_file() and _summary(out).get("layout") == LAYOUT:
         return out
     deb = deb_download(PACKAGE, cache_dir() / "downloads")
     staging = out.with_name(out.name + ".partial")
@@ -70,6 +72,13 @@ def prepare() -> Path:
     shutil.rmtree(out, ignore_errors=True)
     staging.rename(out)
     return out
+
+
+def _summary(out: Path) -> dict:
+    try:
+        return json.loads((out / SUMMARY).read_text())
+    except (OSError, ValueError):
+        return {}
 
 
 def _stamps(root: Path) -> list[tuple[str, Path, str]]:
@@ -131,7 +140,7 @@ def _build(stamps: Path, out: Path) -> tuple[list[tuple], dict]:
                      image.suffix[1:]))
     sources = Counter(row[5] for row in rows)
     summary = {
-        "package": PACKAGE, "pairs": len(rows), "png": sources["png"], "svg_rasterised": sources["svg"],
+        "layout": LAYOUT, "package": PACKAGE, "pairs": len(rows), "png": sources["png"], "svg_rasterised": sources["svg"],
         "svg_skipped": sum(skipped.values()), "svg_skipped_why": dict(skipped),
         "splits": dict(Counter(row[4] for row in rows)),
     }

@@ -27,6 +27,9 @@ NOUN_TAGS = frozenset({"NN", "NNS", "NNP", "NNPS"})
 CACHE_LIMIT = 1_000_000
 #: Captions labelled together by `Extractor.extract_many` (their new words are tokenized in one go).
 GROUP = 4096
+#: Longer captions are counted as bad, not labelled: no real caption is this long, and NLTK's regex guard
+#: (5 s a pattern) could otherwise abort on a multi-megabyte one. The one deliberate difference from CoreNet.
+MAX_CAPTION_CHARS = 100_000
 
 
 class Synset(NamedTuple):
@@ -37,7 +40,8 @@ class Synset(NamedTuple):
 
 
 class Extracted(NamedTuple):
-    """One caption's outcome: `status` is ok, empty (blank once cleaned) or bad (not text); its synsets."""
+    """One caption's outcome: `status` is ok, empty (blank once cleaned) or bad (not text, or longer than
+    `MAX_CAPTION_CHARS`); its synsets."""
 
     status: str
     synsets: list[Synset]
@@ -159,9 +163,9 @@ class Extractor:
 
 
 def _clean(caption: object) -> str | None:
-    """The cleaned caption; None when it is not text."""
+    """The cleaned caption; None when it is not text or longer than `MAX_CAPTION_CHARS`."""
     raw = caption_text(caption)
-    return None if raw is None else clean_caption(raw)
+    return None if raw is None or len(raw) > MAX_CAPTION_CHARS else clean_caption(raw)
 
 
 def extractor(mode: str = "corenet") -> Extractor:
