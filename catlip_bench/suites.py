@@ -20,6 +20,7 @@ import yaml
 from tqdm import tqdm
 
 from catlip_bench import leaderboard
+from catlip_bench.backbone import load_checkpoint
 from catlip_bench.backbones import spec_from_path, vit_from_checkpoint
 from catlip_bench.errors import CatlipBenchError
 from catlip_bench.hookspecs import hookimpl
@@ -164,9 +165,18 @@ def _check_claim(claim: Any, where: str) -> None:
         raise CatlipBenchError(f"{where}: missing {', '.join(missing)}")
 
 
+def unfinished(weights: Path) -> bool:
+    """True when `weights` is missing or is a catlip-bench checkpoint of a run stopped before its last step."""
+    if not weights.is_file():
+        return True
+    checkpoint = load_checkpoint(weights)
+    steps = (checkpoint.get("recipe") or {}).get("optim", {}).get("steps")
+    return steps is not None and int(checkpoint.get("step", steps)) < int(steps)
+
+
 def ensure_weights(spec: BackboneSpec) -> None:
-    """Pre-train a backbone whose checkpoint is missing with its registered trainer (resuming a killed run)."""
-    if spec.weights is None or spec.weights.is_file():
+    """Pre-train a backbone whose checkpoint is missing or unfinished with its registered trainer (resuming)."""
+    if spec.weights is None or not unfinished(spec.weights):
         return
     if not spec.trainer or not spec.recipe:
         raise CatlipBenchError(f"backbone {spec.name!r}: weights {spec.weights} are missing and no trainer is set")

@@ -46,7 +46,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
       "$VENV/bin/python" -m pip wheel -q --no-build-isolation --no-deps "$src/mmcv-$MMCV_VERSION" -w "$wheel_dir.tmp"
     rm -rf "$wheel_dir" && mv "$wheel_dir.tmp" "$wheel_dir" && rm -rf "$src"
   fi
-  "${PIP[@]}" "$wheel_dir"/mmcv-*.whl
+  "${PIP[@]}" "$wheel_dir"/mmcv-*.whl "mmdet==3.3.0" "mmsegmentation==1.2.2" ftfy
 
   "${PIP[@]}" -e "$ROOT[dev]"
   for plugin in "$ROOT"/plugins/*/; do
