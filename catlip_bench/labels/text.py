@@ -14,8 +14,8 @@ NLTK's ReDoS guard). Most captions need none of it, which `safe_chunks` decides:
   space-separated words, which the extractor caches per word; new words are tokenized many at a time
   (`tokenize_chunks`). Everything else goes through `nltk.word_tokenize`.
 
-`tests/test_labels_text.py` checks both paths give equal tokens on real captions and on random strings drawn
-from the characters that matter.
+`tests/test_labels_text.py` checks both paths give equal tokens on random strings drawn from the characters that
+matter; `tests/test_labels.py` and `benchmarks/labels_speed.py` compare whole labels with the reference loop.
 """
 
 from __future__ import annotations
