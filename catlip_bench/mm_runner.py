@@ -12,7 +12,7 @@ import copy
 import os
 import pickle
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -40,25 +40,27 @@ BACKBONE_PREFIX = "backbone.backbone."
 HISTORY_BUFFER_METHODS = ("min", "max", "current", "mean")
 
 
-def load_template(area: str, name: str, options: Mapping[str, Any] | None = None) -> Config:
-    """`configs/<area>/<name>.py` as an mmengine Config, with `options` (dotted keys, e.g.
-    {"train_cfg.max_iters": 10}) merged in; an unknown name lists the templates there."""
+def load_template(area: str, name: str) -> Config:
+    """`configs/<area>/<name>.py` as an mmengine Config; an unknown name lists the templates there."""
     folder = configs_dir() / area
     path = folder / f"{name}.py"
     if not path.is_file():
         known = sorted(p.stem for p in folder.glob("*.py") if not p.stem.startswith("_"))
         raise CatlipBenchError(f"no {area} config {name!r} in {folder}: choose one of {', '.join(known) or 'none'}")
-    cfg = Config.fromfile(str(path))
-    if options:
-        cfg.merge_from_dict(dict(options))
-    return cfg
+    return Config.fromfile(str(path))
 
 
-def task_config(area: str, params: Mapping[str, Any], default: str) -> Config:
-    """The config a dense task unit asks for. Unit params: `config` (template name, default `default`),
-    `options` (dotted overrides) and `max_iters` (the schedule's length: LR phases that ended at the template's
-    last iteration end at the new one, shorter ones are cut to it, step milestones scale with it)."""
-    cfg = load_template(area, str(params.get("config", default)), params.get("options"))
+def task_config(area: str, params: Mapping[str, Any], default: str,
+                configure: Callable[[Config], None] | None = None) -> Config:
+    """The config a dense task unit asks for: the template `params["config"]` (default `default`), filled in
+    by the task's `configure`, then the unit's `options` (dotted overrides, e.g. {"train_cfg.val_interval":
+    50}; they win over what the task filled in) and `max_iters` (the schedule's length: LR phases that ended
+    at the template's last iteration end at the new one, shorter ones are cut to it, milestones scale)."""
+    cfg = load_template(area, str(params.get("config", default)))
+    if configure is not None:
+        configure(cfg)
+    if params.get("options"):
+        cfg.merge_from_dict(dict(params["options"]))
     if "max_iters" in params:
         old, new = int(cfg.train_cfg.max_iters), int(params["max_iters"])
         if new < 1:

@@ -143,11 +143,13 @@ def test_upernet_on_composites_in_ade20k_layout(tmp_path: Path) -> None:
 def test_configure_points_the_template_at_an_ade20k_layout() -> None:
     data = dataset("tuxpaint-composite-semantic").load()
     backbone = registries().backbones.get("vit-tiny-untrained").build()
-    cfg = task_config("segmentation", {"config": "upernet_vit_cpu_demo", "max_iters": 5}, "deeplabv3_vit_cpu_demo")
-    configure(cfg, data, backbone)
+    params = {"config": "upernet_vit_cpu_demo", "max_iters": 5,
+              "options": {"val_dataloader.dataset.data_prefix.img_path": "/elsewhere"}}
+    cfg = task_config("segmentation", params, "deeplabv3_vit_cpu_demo", lambda cfg: configure(cfg, data, backbone))
     train = cfg.train_dataloader.dataset
     assert train.reduce_zero_label and train.ann_file == "" and train.data_prefix["img_path"].endswith("training")
     assert cfg.val_dataloader.dataset.data_prefix["seg_map_path"].endswith("annotations/validation")
+    assert cfg.val_dataloader.dataset.data_prefix["img_path"] == "/elsewhere"  # the unit's options win
     assert cfg.model.decode_head.type == "UPerHead" and cfg.model.decode_head.num_classes == len(data.class_names)
     # max_iters=5 shortens the schedule: the cosine phase ends at 5, the 20-iteration warm-up is cut to 5.
     assert cfg.train_cfg.max_iters == cfg.train_cfg.val_interval == 5

@@ -89,12 +89,11 @@ def _save_image(array: np.ndarray, path: Path) -> None:
 
 
 def _save_label_map(labels: np.ndarray, path: Path) -> None:
-    Image.fromarray(labels.astype(np.uint8), mode="L").save(path)
+    Image.fromarray(labels.astype(np.uint8)).save(path)  # 8-bit grey: the pixel values are the class indices
 
 
-def _write_lines(path: Path, lines: Iterable[str]) -> Path:
+def _write_lines(path: Path, lines: Iterable[str]) -> None:
     path.write_text("".join(f"{line}\n" for line in lines))
-    return path
 
 
 # ---------------------------------------------------------------- COCO json

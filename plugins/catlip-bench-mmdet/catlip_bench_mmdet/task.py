@@ -50,8 +50,7 @@ def run(ctx: TaskContext) -> list[Metric]:
         raise CatlipBenchError(f"dataset {ctx.dataset.name!r} ({ctx.dataset.kind}) is not a detection dataset")
     work_dir = ctx.work_dir / "mmdet"
     checks = {split: check_coco(getattr(data, split), work_dir / f"{split}.checked.json") for split in ("train", "val")}
-    cfg = task_config("detection", ctx.params, DEFAULT_CONFIG)
-    configure(cfg, data, ctx.backbone, checks)
+    cfg = task_config("detection", ctx.params, DEFAULT_CONFIG, lambda cfg: configure(cfg, data, ctx.backbone, checks))
     record = train_and_evaluate(cfg, MODELS, ctx.backbone, work_dir, ctx.seed)
     extra = {
         "config": str(ctx.params.get("config", DEFAULT_CONFIG)),

@@ -46,8 +46,7 @@ def run(ctx: TaskContext) -> list[Metric]:
     if not isinstance(data, SegmentationData):
         raise CatlipBenchError(f"dataset {ctx.dataset.name!r} ({ctx.dataset.kind}) is not a segmentation dataset")
     check_segmentation(data)
-    cfg = task_config("segmentation", ctx.params, DEFAULT_CONFIG)
-    configure(cfg, data, ctx.backbone)
+    cfg = task_config("segmentation", ctx.params, DEFAULT_CONFIG, lambda cfg: configure(cfg, data, ctx.backbone))
     record = train_and_evaluate(cfg, MODELS, ctx.backbone, ctx.work_dir / "mmseg", ctx.seed)
     values = record.metrics or {}
     extra = {
