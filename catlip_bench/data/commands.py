@@ -6,6 +6,7 @@ import argparse
 import time
 from collections.abc import Callable
 
+from catlip_bench.data import shards
 from catlip_bench.errors import CatlipBenchError
 
 #: Names `data prepare` knows besides the registered datasets.
@@ -28,20 +29,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_prepare)
 
     p = commands.add_parser("pack", help="write (image, caption) pairs as labelled webdataset shards")
-    try:
-        from catlip_bench.data import shards
-    except ImportError as error:  # only while shards.py is being written: the rest of the CLI must still work
-        p.set_defaults(func=_unavailable(f"`data pack` is not available: {error}"))
-    else:
-        shards.add_pack_arguments(p)
-        p.set_defaults(func=shards.pack_command)
-
-
-def _unavailable(message: str) -> Callable[[argparse.Namespace], int]:
-    def fail(args: argparse.Namespace) -> int:
-        raise CatlipBenchError(message)
-
-    return fail
+    shards.add_pack_arguments(p)
+    p.set_defaults(func=shards.pack_command)
 
 
 def _steps(names: list[str]) -> list[tuple[str, Callable[[], object] | None]]:
