@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import builtins
 import copy
+import difflib
+import inspect
 import os
 import pickle
 import uuid
@@ -29,7 +31,9 @@ from catlip_bench.backbone import Backbone
 from catlip_bench.dense import layer_decay_rules
 from catlip_bench.errors import CatlipBenchError
 from catlip_bench.paths import configs_dir
+from catlip_bench.specs import TaskContext
 
+DENSE_PARAMS = ("config", "options", "max_iters", "data")
 RUNNER_KEYS = (
     "train_dataloader", "val_dataloader", "train_cfg", "val_cfg", "optim_wrapper", "param_scheduler",
     "auto_scale_lr", "val_evaluator", "default_hooks", "env_cfg", "log_processor", "log_level",
@@ -50,12 +54,27 @@ def load_template(area: str, name: str) -> Config:
     return Config.fromfile(str(path))
 
 
+def load_dataset(ctx: TaskContext) -> Any:
+    """The unit's dataset, loaded with the suite's `params.data` options (e.g. `{root: /data/coco}`)."""
+    options = dict(ctx.params.get("data") or {})
+    try:
+        inspect.signature(ctx.dataset.load).bind(**options)
+    except TypeError as error:
+        raise CatlipBenchError(f"dataset {ctx.dataset.name!r} does not take options {sorted(options)}: {error}") from None
+    return ctx.dataset.load(**options)
+
+
 def task_config(area: str, params: Mapping[str, Any], default: str,
                 configure: Callable[[Config], None] | None = None) -> Config:
     """The config a dense task unit asks for: the template `params["config"]` (default `default`), filled in
     by the task's `configure`, then the unit's `options` (dotted overrides, e.g. {"train_cfg.val_interval":
     50}; they win over what the task filled in) and `max_iters` (the schedule's length: LR phases that ended
     at the template's last iteration end at the new one, shorter ones are cut to it, milestones scale)."""
+    for key in params:
+        if key not in DENSE_PARAMS:
+            close = difflib.get_close_matches(str(key), DENSE_PARAMS, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(DENSE_PARAMS)}"
+            raise CatlipBenchError(f"{area}: unknown parameter {key!r}: {hint}")
     cfg = load_template(area, str(params.get("config", default)))
     if configure is not None:
         configure(cfg)

