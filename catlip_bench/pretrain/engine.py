@@ -51,7 +51,6 @@ class Cluster:
     rank: int
     world: int
     device: torch.device
-    owns_group: bool
 
     @property
     def main(self) -> bool:
@@ -85,7 +84,7 @@ def cluster(device: str) -> Iterator[Cluster]:
         dist.init_process_group("nccl" if cuda else "gloo")
     rank = dist.get_rank() if world > 1 else 0
     try:
-        yield Cluster(rank, world, torch.device("cuda", local_rank) if cuda else torch.device("cpu"), owns)
+        yield Cluster(rank, world, torch.device("cuda", local_rank) if cuda else torch.device("cpu"))
     finally:
         if owns:
             dist.destroy_process_group()
@@ -291,10 +290,7 @@ class Trainer:
             },
         }
         if recipe.trainer == "catlip":
-            payload["vocabulary"] = {
-                "keys": list(self.vocabulary.keys), "names": list(self.vocabulary.names),
-                "counts": [int(c) for c in self.vocabulary.counts], "digest": self.vocabulary.digest(),
-            }
+            payload["vocabulary"] = {**self.vocabulary.as_dict(), "digest": self.vocabulary.digest()}
         return payload
 
     def save(self) -> None:
