@@ -74,3 +74,13 @@ def test_registry_suggests_close_names_and_rejects_clashes() -> None:
 def test_unknown_kind_in_cli_is_rejected() -> None:
     done = run_cli("list", "bakbones")
     assert done.returncode == 2 and "invalid choice" in done.stderr
+
+
+def test_builtin_trainers_come_through_register_trainers() -> None:
+    """The core's trainers use the same hook as a third party's (the smoke suite test trains through it)."""
+    from catlip_bench.plugins import registries
+
+    found = registries()
+    assert found.trainers.names() == ["catlip", "clip"]
+    assert found.trainers.owner("catlip") == "pretrain"
+    assert next(p for p in found.plugins if p.name == "pretrain").hooks == ["register_trainers"]
