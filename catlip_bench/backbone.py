@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import pickle
+import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,9 +96,15 @@ def load_checkpoint(path: Path | str) -> dict[str, Any]:
         raise CatlipBenchError(f"checkpoint {path} not found")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # noqa: BLE001 - any unpickling failure is the same user problem
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise CatlipBenchError(f"checkpoint {path} cannot be loaded safely: {first}") from error
+    except pickle.UnpicklingError as error:
+        if "Weights only load failed" in str(error) and zipfile.is_zipfile(path):
+            raise CatlipBenchError(
+                f"checkpoint {path} holds objects that safe (weights-only) loading refuses: only tensors and plain "
+                "containers are accepted; re-save it as a state dict"
+            ) from error
+        raise CatlipBenchError(f"{path} is not a readable PyTorch checkpoint (corrupt or truncated?)") from error
+    except (RuntimeError, EOFError, OSError, ValueError) as error:
+        raise CatlipBenchError(f"{path} is not a readable PyTorch checkpoint (corrupt or truncated?)") from error
 
 
 def load_weights(

@@ -45,9 +45,10 @@ def _leaderboard(args: argparse.Namespace) -> int:
     from catlip_bench.results import Store
 
     if not Path(args.store).is_file():
-        raise CatlipBenchError(f"results store {args.store} not found: run `catlip-bench run` first or pass --store")
+        raise CatlipBenchError(
+            f"results store {args.store} not found: run `catlip-bench run --suite NAME` first or pass --store")
     exporter = registries().exporters.get(args.format)
-    text = exporter.export(leaderboard.build(Store(args.store), args.suite))
+    text = exporter.export(leaderboard.build(Store(args.store, readonly=True), args.suite))
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(text)

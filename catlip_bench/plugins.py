@@ -85,7 +85,12 @@ def _discover(manager: pluggy.PluginManager) -> list[PluginInfo]:
         except Exception as error:  # noqa: BLE001 - a broken plugin must not take the others down
             _report(info, f"failed to import: {_error_line(error)}")
     allow = {n.strip() for n in os.environ.get("CATLIP_BENCH_PLUGINS", "").split(",") if n.strip()}
-    for entry in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+    entries = sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name)
+    for name in sorted(allow - {entry.name for entry in entries}):
+        info = PluginInfo(name, "-", "CATLIP_BENCH_PLUGINS")
+        infos.append(info)
+        _report(info, f"is not installed: no entry point {name!r} in group {ENTRY_POINT_GROUP!r}")
+    for entry in entries:
         if allow and entry.name not in allow:
             continue
         dist = getattr(entry, "dist", None)

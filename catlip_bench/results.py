@@ -98,10 +98,18 @@ def git_revision() -> str:
 class Store:
     """A SQLite results file; safe for several writer processes (WAL, busy timeout)."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, readonly: bool = False) -> None:
+        """Open (creating it unless `readonly`) a store; a read-only open never changes the file."""
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.readonly = readonly
         try:
+            if readonly:
+                with self._connect() as db:
+                    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+                if not {"units", "results"} <= tables:
+                    raise CatlipBenchError(f"{self.path} is not a catlip-bench results store (no results table)")
+                return
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             with self._connect() as db:
                 db.executescript(SCHEMA)
         except sqlite3.DatabaseError as error:
@@ -109,11 +117,15 @@ class Store:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        if self.readonly:
+            db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=60)
+        else:
+            db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
         try:
-            db.execute("PRAGMA journal_mode=WAL")
+            if not self.readonly:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA foreign_keys=ON")
             db.execute("PRAGMA busy_timeout=60000")
-            db.execute("PRAGMA foreign_keys=ON")
             yield db
         finally:
             db.close()

@@ -59,6 +59,8 @@ def _suite_backbone(entry: Any, found: Registries, where: str) -> BackboneSpec:
     """A registered name, a checkpoint path, or an inline {name, trainer, recipe, overrides} definition."""
     if isinstance(entry, str):
         if entry.endswith(".pt") or "/" in entry:
+            if not Path(entry).expanduser().is_file():
+                raise CatlipBenchError(f"{where}: checkpoint {entry} not found")
             return spec_from_path(Path(entry).expanduser())
         try:
             return found.backbones.get(entry)
@@ -76,6 +78,8 @@ def _suite_backbone(entry: Any, found: Registries, where: str) -> BackboneSpec:
         found.trainers.get(entry["trainer"])
     except CatlipBenchError as error:
         raise CatlipBenchError(f"{where}: {error}") from None
+    if not (configs_dir() / entry["recipe"]).is_file():
+        raise CatlipBenchError(f"{where}: recipe {entry['recipe']} not found under {configs_dir()}")
     weights = cache_dir() / "checkpoints" / entry["name"] / "checkpoint.pt"
     return BackboneSpec(
         name=entry["name"],

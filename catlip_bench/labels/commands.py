@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
+from catlip_bench.errors import CatlipBenchError
 from catlip_bench.labels.extract import MODES, extractor
 from catlip_bench.labels.sources import read_captions
 from catlip_bench.labels.vocab import build_vocabulary
@@ -38,7 +40,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 def _extract(args: argparse.Namespace) -> int:
     labeller = extractor(args.mode)
-    for number, caption in enumerate(args.captions):
+    for number, raw in enumerate(args.captions):
+        caption = os.fsencode(raw).decode("utf-8", "replace")  # argv bytes that are not UTF-8 become U+FFFD
         synsets = labeller.synsets(caption)
         if args.json:
             print(json.dumps({"caption": caption, "synsets": [s._asdict() for s in synsets]}, ensure_ascii=False))
@@ -55,6 +58,8 @@ def _vocab(args: argparse.Namespace) -> int:
 
     captions = tqdm(read_captions(args.captions), desc="labelling", unit=" captions", disable=None, file=sys.stderr)
     vocabulary, report = build_vocabulary(captions, mode=args.mode, min_count=args.min_count, top_k=args.top_k)
+    if report.captions == 0:
+        raise CatlipBenchError(f"{args.captions} holds no captions: one per line, or a CSV/TSV with a caption column")
     path = vocabulary.save(args.out)
     print(report)
     print(f"wrote {path}: {len(vocabulary)} synsets, sha256 {vocabulary.digest()[:16]}")
